@@ -1,0 +1,124 @@
+/*
+ * zoo.cfg: ZooKeeper's Java-properties syntax, every key ZooKeeper 3.8
+ * accepts, and the keys zkplug adds (plugin.*). Settings that ZooKeeper reads
+ * only as Java system properties are accepted as keys under the property's
+ * name with any "zookeeper." prefix dropped (readonlymode.enabled,
+ * jute.maxbuffer, znode.container.checkIntervalMs, skipACL, ...).
+ *
+ * config_load parses a file into struct zk_config: every entry is kept (for
+ * typed lookups by plugins and for the conf/icfg commands), the well-known
+ * ones are also decoded into fields with ZooKeeper's defaults. A bad value
+ * fails with "FILE:LINE: key 'K': reason"; an unknown key is warned once.
+ * Values naming Java classes are mapped to zkplug's equivalent or ignored
+ * with one warning.
+ */
+#ifndef ZKPLUG_CONFIG_H
+#define ZKPLUG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_entry {
+    char *key;   /* canonical key: "zookeeper." prefix removed */
+    char *value; /* trimmed */
+    int line;
+};
+
+enum config_peer_type { CONFIG_PARTICIPANT = 0, CONFIG_OBSERVER = 1 };
+
+struct config_server {
+    int64_t id;
+    char *host;
+    int quorum_port;
+    int election_port;
+    enum config_peer_type type;
+    char *client_host; /* NULL when the line has no client part */
+    int client_port;   /* 0 when absent */
+};
+
+struct zk_config {
+    char *path;           /* the file read */
+    char *text;           /* the file's text as read (icfg) */
+    struct config_entry *entries;
+    size_t nentries;
+
+    /* Core settings (ZooKeeper defaults in parentheses). */
+    int tick_time;                 /* 3000 */
+    int init_limit, sync_limit;    /* 0 = not set */
+    char *data_dir;                /* required */
+    char *data_log_dir;            /* = data_dir when absent */
+    int client_port;               /* 0 = none */
+    char *client_port_address;     /* NULL = all */
+    int secure_client_port;        /* 0 = none */
+    int max_client_cnxns;          /* 60; 0 = unlimited */
+    int max_cnxns;                 /* 0 = unlimited */
+    int min_session_timeout;       /* 2 * tickTime */
+    int max_session_timeout;       /* 20 * tickTime */
+    int client_port_listen_backlog;/* -1 */
+    int64_t jute_maxbuffer;        /* 0xfffff */
+    int64_t jute_maxbuffer_extrasize; /* = jute_maxbuffer, min 1024 */
+    int64_t global_outstanding_limit; /* 1000 */
+    bool force_sync;               /* yes */
+    int64_t snap_count;            /* 100000 */
+    int64_t snap_size_limit_kb;    /* 4194304 */
+    int64_t txn_log_size_limit_kb; /* -1 */
+    int64_t pre_alloc_size_kb;     /* 65536 */
+    int autopurge_snap_retain_count; /* 3 */
+    int autopurge_purge_interval;  /* 0 hours */
+    char *snapshot_compression;    /* NULL/"" none, "gz", "snappy" */
+    char *four_lw_whitelist;       /* NULL = default (srvr) */
+    bool extended_types_enabled;   /* false */
+    bool skip_acl;                 /* false */
+    char *super_digest;            /* DigestAuthenticationProvider.superDigest */
+    bool digest_enabled;           /* true */
+    bool close_session_txn_enabled;/* true */
+    bool readonly_mode_enabled;    /* false */
+    bool local_sessions_enabled;   /* false */
+    bool local_sessions_upgrading_enabled;
+    bool reconfig_enabled;         /* false */
+    bool standalone_enabled;       /* true */
+    bool sync_enabled;             /* true */
+    bool quorum_listen_on_all_ips; /* false */
+    int election_alg;              /* 3 */
+    enum config_peer_type peer_type;
+    int64_t container_check_interval_ms;   /* 60000 */
+    int64_t container_max_per_minute;      /* 10000 */
+    int64_t container_max_never_used_ms;   /* 0 */
+    int64_t nio_sessionless_cnxn_timeout_ms; /* 10000 */
+    char *dynamic_config_file;
+    bool admin_enable_server;      /* true */
+    char *admin_server_address;    /* 0.0.0.0 */
+    int admin_server_port;         /* 8080 */
+
+    /* zkplug's own keys. */
+    char *plugin_transport;        /* plugin.transport, default "tcp" */
+    char *plugin_storage;          /* plugin.storage, default "mem" */
+    char *plugin_election;         /* plugin.election, default "fle" */
+
+    /* Ensemble. */
+    struct config_server *servers;
+    size_t nservers;
+    char **groups;   /* raw group.N values, for hierarchical quorums */
+    size_t ngroups;
+};
+
+/* 0 on success; -EINVAL (err holds "FILE:LINE: key 'K': reason") or -errno. */
+int config_load(const char *path, struct zk_config *cfg, char *err, size_t errlen);
+/* Same from text in memory; name is used in messages. */
+int config_parse(const char *name, const char *text, struct zk_config *cfg, char *err, size_t errlen);
+void config_free(struct zk_config *cfg);
+
+/* The entry for a canonical key (without "zookeeper."), or NULL. */
+const struct config_entry *config_find(const struct zk_config *cfg, const char *key);
+
+/* Typed lookups used by plugins (see struct zkp_host): 0 found, 1 absent
+ * (*out = def), -EINVAL malformed (logged with file, line and key). */
+int config_get_string(const struct zk_config *cfg, const char *key, const char *def, const char **out);
+int config_get_int(const struct zk_config *cfg, const char *key, int64_t def, int64_t *out);
+int config_get_bool(const struct zk_config *cfg, const char *key, int def, int *out);
+
+/* True when the config names no server.N lines (or one, with standaloneEnabled). */
+bool config_is_standalone(const struct zk_config *cfg);
+
+#endif
