@@ -11,6 +11,12 @@
  * fails with "FILE:LINE: key 'K': reason"; an unknown key is warned once.
  * Values naming Java classes are mapped to zkplug's equivalent or ignored
  * with one warning.
+ *
+ * Call order: config_load (or config_parse) once at start-up; for a quorum
+ * member then config_read_myid and config_apply_myid, which merges the
+ * server's own server.N line (client address, peer type) into the fields;
+ * config_free at exit. The struct is read-only after that and may be read
+ * from any thread.
  */
 #ifndef ZKPLUG_CONFIG_H
 #define ZKPLUG_CONFIG_H
@@ -23,6 +29,7 @@ struct config_entry {
     char *key;   /* canonical key: "zookeeper." prefix removed */
     char *value; /* trimmed */
     int line;
+    const char *file; /* borrowed: cfg->path or cfg->dynamic_config_path */
 };
 
 enum config_peer_type { CONFIG_PARTICIPANT = 0, CONFIG_OBSERVER = 1 };
@@ -86,7 +93,9 @@ struct zk_config {
     int64_t container_max_per_minute;      /* 10000 */
     int64_t container_max_never_used_ms;   /* 0 */
     int64_t nio_sessionless_cnxn_timeout_ms; /* 10000 */
-    char *dynamic_config_file;
+    char *dynamic_config_file;     /* as written in zoo.cfg */
+    char *dynamic_config_path;     /* the path actually read, NULL if none */
+    bool multi_address_enabled;    /* false; only the first address is used */
     bool admin_enable_server;      /* true */
     char *admin_server_address;    /* 0.0.0.0 */
     int admin_server_port;         /* 8080 */
@@ -101,6 +110,7 @@ struct zk_config {
     size_t nservers;
     char **groups;   /* raw group.N values, for hierarchical quorums */
     size_t ngroups;
+    int64_t myid;    /* 0 until config_apply_myid */
 };
 
 /* 0 on success; -EINVAL (err holds "FILE:LINE: key 'K': reason") or -errno. */
@@ -118,7 +128,21 @@ int config_get_string(const struct zk_config *cfg, const char *key, const char *
 int config_get_int(const struct zk_config *cfg, const char *key, int64_t def, int64_t *out);
 int config_get_bool(const struct zk_config *cfg, const char *key, int def, int *out);
 
-/* True when the config names no server.N lines (or one, with standaloneEnabled). */
+/* True when the server runs standalone: standaloneEnabled (the default) and
+ * at most one participant line, as ZooKeeper's QuorumPeerConfig.isDistributed. */
 bool config_is_standalone(const struct zk_config *cfg);
+
+/* Reads dataDir/myid (the first line, trimmed, a positive integer). Does not
+ * touch cfg. 0 on success; -ENOENT ("DIR/myid: myid file is missing"),
+ * -EINVAL (not a number) or -errno, with the message in err. */
+int config_read_myid(const struct zk_config *cfg, int64_t *out, char *err, size_t errlen);
+
+/* For a quorum member: records myid, takes the client address and peer type
+ * from the server's own server.N line and checks that a client port is known.
+ * 0, or -EINVAL with "FILE:LINE: ..." / "FILE: ..." in err. */
+int config_apply_myid(struct zk_config *cfg, int64_t myid, char *err, size_t errlen);
+
+/* The server.N entry with this id, or NULL. */
+const struct config_server *config_find_server(const struct zk_config *cfg, int64_t id);
 
 #endif

@@ -1,0 +1,733 @@
+/*
+ * Standalone server lifecycle, client connections, framing, sessions and the
+ * durability barrier (see server.h for the pipeline).
+ *
+ * Entry points, in order: server_main -> server_init (config checks, plugins
+ * loaded and initialised, tree created) -> server_start (plugins started,
+ * storage restored, client port opened, timers armed) -> loop_run ->
+ * server_stop -> server_fini.
+ *
+ * Connections: the transport owns sockets; struct conn is the core's side.
+ * A conn is freed when the transport has reported on_close and no held reply
+ * points at it any more (refs).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "registry.h"
+#include "txn.h"
+
+static struct server *server_signal_target;
+static volatile sig_atomic_t server_signal_count;
+
+/* ---------------------------------------------------------------- sessions */
+
+static size_t server_session_slot(const struct server *srv, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 32) & (srv->session_nbuckets - 1);
+}
+
+struct session *server_session_find(struct server *srv, int64_t id)
+{
+    for (struct session *s = srv->session_buckets[server_session_slot(srv, id)]; s; s = s->hash_next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+void session_generate_passwd(int64_t id, uint8_t out[16])
+{
+    /* java.util.Random seeded with id ^ 0xB3415C00, nextBytes(16): ZooKeeper's
+     * password function, so any server of an ensemble computes the same. */
+    const uint64_t mult = 0x5DEECE66DULL, mask = (1ULL << 48) - 1;
+    uint64_t seed = ((uint64_t)id ^ 0xB3415C00ULL ^ mult) & mask;
+    for (int i = 0; i < 16;) {
+        seed = (seed * mult + 0xBULL) & mask;
+        uint32_t v = (uint32_t)(seed >> 16);
+        for (int n = 0; n < 4 && i < 16; n++, v >>= 8)
+            out[i++] = (uint8_t)v;
+    }
+}
+
+void server_session_touch(struct server *srv, struct session *s)
+{
+    uint64_t tick = (uint64_t)srv->cfg->tick_time;
+    uint64_t when = loop_now_ms() + (uint64_t)s->timeout;
+    s->expire_at = (when / tick + 1) * tick;
+}
+
+struct session *server_session_add(struct server *srv, int64_t id, int32_t timeout)
+{
+    if (srv->nsessions >= srv->session_nbuckets) {
+        size_t n = srv->session_nbuckets * 2;
+        struct session **b = calloc(n, sizeof *b);
+        if (b) {
+            size_t old_n = srv->session_nbuckets;
+            struct session **old = srv->session_buckets;
+            srv->session_buckets = b;
+            srv->session_nbuckets = n;
+            for (size_t i = 0; i < old_n; i++) {
+                struct session *s = old[i];
+                while (s) {
+                    struct session *next = s->hash_next;
+                    size_t slot = server_session_slot(srv, s->id);
+                    s->hash_next = b[slot];
+                    b[slot] = s;
+                    s = next;
+                }
+            }
+            free(old);
+        }
+    }
+    struct session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->id = id;
+    s->timeout = timeout;
+    session_generate_passwd(id, s->passwd);
+    server_session_touch(srv, s);
+    size_t slot = server_session_slot(srv, id);
+    s->hash_next = srv->session_buckets[slot];
+    srv->session_buckets[slot] = s;
+    srv->nsessions++;
+    return s;
+}
+
+void server_session_remove(struct server *srv, struct session *s)
+{
+    struct session **link = &srv->session_buckets[server_session_slot(srv, s->id)];
+    while (*link && *link != s)
+        link = &(*link)->hash_next;
+    if (*link)
+        *link = s->hash_next;
+    srv->nsessions--;
+    if (s->conn)
+        s->conn->session = NULL;
+    free(s->ephemerals);
+    free(s);
+}
+
+/* ------------------------------------------------------- durability barrier */
+
+static void server_transmit(struct server *srv, struct conn *c, const uint8_t *data, size_t len, bool close_after)
+{
+    if (c->tc == NULL || c->closing)
+        return;
+    if (srv->tops->send(c->tc, data, len) < 0) {
+        server_close_conn(srv, c, "cannot queue a reply");
+        return;
+    }
+    c->stats.packets_sent++;
+    srv->stats.packets_sent++;
+    if (close_after) {
+        c->closing = true;
+        srv->tops->close(c->tc, 1);
+    }
+}
+
+static void server_conn_unref(struct conn *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+void server_send(struct server *srv, struct conn *c, int64_t zxid, bool close_after)
+{
+    jute_writer *w = &srv->out;
+    if (w->oom) {
+        server_close_conn(srv, c, "out of memory building a reply");
+        return;
+    }
+    if (zxid <= srv->durable_zxid) {
+        server_transmit(srv, c, w->data, w->len, close_after);
+        return;
+    }
+    struct held_reply *h = malloc(sizeof *h + w->len);
+    if (h == NULL) {
+        server_close_conn(srv, c, "out of memory holding a reply");
+        return;
+    }
+    h->next = NULL;
+    h->conn = c;
+    h->zxid = zxid;
+    h->close_after = close_after;
+    h->len = w->len;
+    memcpy(h->data, w->data, w->len);
+    c->refs++;
+    if (srv->held_tail)
+        srv->held_tail->next = h;
+    else
+        srv->held_head = h;
+    srv->held_tail = h;
+    srv->nheld++;
+}
+
+static void server_release_held(struct server *srv)
+{
+    while (srv->held_head && srv->held_head->zxid <= srv->durable_zxid) {
+        struct held_reply *h = srv->held_head;
+        srv->held_head = h->next;
+        if (srv->held_head == NULL)
+            srv->held_tail = NULL;
+        srv->nheld--;
+        server_transmit(srv, h->conn, h->data, h->len, h->close_after);
+        server_conn_unref(h->conn);
+        free(h);
+    }
+}
+
+static void server_sync_done(void *arg, int status, int64_t durable_zxid)
+{
+    struct server *srv = arg;
+    srv->sync_in_flight = false;
+    if (status < 0) {
+        log_error("storage could not make txns durable (%s); stopping: no write may be acknowledged",
+                  strerror(-status));
+        srv->exit_code = 1;
+        loop_stop(srv->loop);
+        return;
+    }
+    if (durable_zxid > srv->durable_zxid)
+        srv->durable_zxid = durable_zxid;
+    server_release_held(srv);
+}
+
+/* Before the loop sleeps: ask storage to sync what this iteration appended
+ * (one sync for all of them: group commit). */
+static void server_before_sleep(void *arg)
+{
+    struct server *srv = arg;
+    if (srv->appended_zxid > srv->durable_zxid && !srv->sync_in_flight && !srv->stopping) {
+        srv->sync_in_flight = true;
+        int rc = srv->sops->sync(srv->storage->state, server_sync_done, srv);
+        if (rc < 0)
+            server_sync_done(srv, rc, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ replies */
+
+void server_reply_begin(struct server *srv, int32_t xid, int64_t zxid, int32_t err)
+{
+    jute_writer *w = &srv->out;
+    w->len = 0;
+    w->oom = false;
+    jute_write_int(w, 0);
+    proto_write_reply_header(w, xid, zxid, err);
+}
+
+void server_reply_end(struct server *srv, struct conn *c, int64_t zxid, bool close_after)
+{
+    jute_patch_int(&srv->out, 0, (int32_t)(srv->out.len - 4));
+    server_send(srv, c, zxid, close_after);
+}
+
+/* Log a txn and apply it (see server.h). */
+int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
+                      struct txn_result *res)
+{
+    hdr->zxid = srv->last_zxid + 1;
+    hdr->time = loop_wall_ms();
+    struct txn_events ev = {0};
+    int rc = txn_apply(srv, hdr, txn, res, &ev);
+    srv->last_zxid = hdr->zxid;
+    log_debug("txn 0x%llx type %d session 0x%llx cxid %d: %d", (unsigned long long)hdr->zxid, hdr->type,
+              (unsigned long long)hdr->client_id, hdr->cxid, rc);
+
+    jute_writer *w = &srv->txnbuf;
+    w->len = 0;
+    w->oom = false;
+    proto_write_txn_header(w, hdr);
+    proto_write_txn_body(w, txn);
+    if (srv->tree->digest_enabled)
+        proto_write_txn_digest(w, &(struct proto_txn_digest){.version = 2, .tree_digest = (int64_t)srv->tree->digest});
+    char err[256] = "out of memory";
+    if (w->oom || srv->sops->append(srv->storage->state, hdr->zxid, w->data, w->len, err, sizeof err) < 0) {
+        log_error("cannot log txn 0x%llx: %s; stopping", (unsigned long long)hdr->zxid, err);
+        srv->exit_code = 1;
+        srv->stopping = true;
+        loop_stop(srv->loop);
+    } else {
+        srv->appended_zxid = hdr->zxid;
+    }
+    txn_fire_events(srv, &ev);
+    txn_events_free(&ev);
+    return rc;
+}
+
+/* -------------------------------------------------------------- connections */
+
+void server_close_conn(struct server *srv, struct conn *c, const char *why)
+{
+    if (c->closing || c->tc == NULL)
+        return;
+    if (why)
+        log_info("closing connection from %s:%d%s%llx: %s", c->ip, c->port,
+                 c->session ? " session 0x" : "", c->session ? (unsigned long long)c->session->id : 0ULL, why);
+    c->closing = true;
+    srv->tops->close(c->tc, 1);
+}
+
+static void *server_on_accept(void *arg, zkp_conn *tc, const char *ip, int port)
+{
+    struct server *srv = arg;
+    if (srv->stopping)
+        return NULL;
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->srv = srv;
+    c->tc = tc;
+    c->refs = 1;
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
+    c->port = port;
+    c->accepted_ms = loop_now_ms();
+    c->stats.established = loop_wall_ms();
+    c->stats.last_op = "NA";
+    c->stats.min_latency = INT64_MAX;
+    c->stats.last_cxid = -1;
+    c->stats.last_zxid = -1;
+    if (acl_auth_add_id(&c->auth, "ip", ip) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    return c;
+}
+
+static void server_on_close(void *ctx, enum zkp_close_reason reason)
+{
+    struct conn *c = ctx;
+    struct server *srv = c->srv;
+    (void)reason;
+    if (c->session && c->session->conn == c)
+        c->session->conn = NULL;
+    c->session = NULL;
+    watch_remove_watcher(&c->watcher);
+    acl_auth_free(&c->auth);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    c->tc = NULL;
+    c->closing = true;
+    server_conn_unref(c);
+}
+
+#define SERVER_FOURLW_STMK 0x73746d6bu
+
+static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t *need)
+{
+    struct conn *c = ctx;
+    struct server *srv = c->srv;
+    size_t consumed = 0;
+    srv->stats.bytes_received_count += (int64_t)len;
+    while (consumed < len) {
+        if (c->closing)
+            return len; /* discard whatever else arrives */
+        size_t avail = len - consumed;
+        if (avail < 4) {
+            *need = 4;
+            break;
+        }
+        const uint8_t *p = data + consumed;
+        uint32_t code = jute_get_u32(p);
+        if (!c->initialized && c->stats.packets_received == 0 && fourlw_is_command(code)) {
+            if (code == SERVER_FOURLW_STMK && avail < 12) {
+                *need = 12;
+                break;
+            }
+            jute_writer *w = &srv->out;
+            w->len = 0;
+            w->oom = false;
+            fourlw_run(srv, c, code, w);
+            /* Four-letter words are answered at once, outside the barrier,
+             * as ZooKeeper does: they report state, they change none. */
+            if (!w->oom && w->len)
+                srv->tops->send(c->tc, w->data, w->len);
+            c->closing = true;
+            srv->tops->close(c->tc, 1);
+            return len;
+        }
+        int32_t frame = (int32_t)code;
+        if (frame < 0 || frame > server_max_packet(srv)) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "packet length %d is out of range (jute.maxbuffer=%lld)", frame,
+                     (long long)server_max_packet(srv));
+            srv->stats.large_requests_rejected += frame > 0;
+            server_close_conn(srv, c, why);
+            return len;
+        }
+        if (avail - 4 < (size_t)frame) {
+            *need = 4 + (size_t)frame;
+            break;
+        }
+        c->stats.packets_received++;
+        srv->stats.packets_received++;
+        if (!c->initialized)
+            request_connect(srv, c, p + 4, (size_t)frame);
+        else
+            request_process(srv, c, p + 4, (size_t)frame);
+        consumed += 4 + (size_t)frame;
+    }
+    return consumed;
+}
+
+static const struct zkp_transport_events server_transport_events = {
+    .size = sizeof(struct zkp_transport_events),
+    .on_accept = server_on_accept,
+    .on_data = server_on_data,
+    .on_close = server_on_close,
+};
+
+/* ------------------------------------------------------------------- timers */
+
+static void server_arm_tick(struct server *srv);
+
+static void server_tick(void *arg)
+{
+    struct server *srv = arg;
+    srv->tick_timer = 0;
+    uint64_t now = loop_now_ms();
+    /* Expire sessions whose deadline passed. Collect first: closing a session
+     * changes the table. */
+    size_t nexpired = 0, cap = 0;
+    int64_t *expired = NULL;
+    for (size_t b = 0; b < srv->session_nbuckets; b++) {
+        for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next) {
+            if (s->expire_at <= now && !s->closing) {
+                if (nexpired == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    int64_t *e = realloc(expired, cap * sizeof *e);
+                    if (e == NULL)
+                        break;
+                    expired = e;
+                }
+                expired[nexpired++] = s->id;
+            }
+        }
+    }
+    for (size_t i = 0; i < nexpired; i++) {
+        struct session *s = server_session_find(srv, expired[i]);
+        if (s == NULL)
+            continue;
+        log_info("Expiring session 0x%llx, timeout of %dms exceeded", (unsigned long long)s->id, s->timeout);
+        struct conn *c = s->conn;
+        request_close_session(srv, s, NULL, 0);
+        if (c)
+            server_close_conn(srv, c, NULL);
+    }
+    free(expired);
+    /* Connections that never sent a ConnectRequest. */
+    for (struct conn *c = srv->conns; c; c = c->next) {
+        if (!c->initialized && !c->closing &&
+            now - c->accepted_ms >= (uint64_t)srv->cfg->nio_sessionless_cnxn_timeout_ms) {
+            srv->stats.sessionless_connections_expired++;
+            server_close_conn(srv, c, "no session established in time");
+        }
+    }
+    server_arm_tick(srv);
+}
+
+static void server_arm_tick(struct server *srv)
+{
+    if (srv->stopping)
+        return;
+    uint64_t tick = (uint64_t)srv->cfg->tick_time;
+    uint64_t now = loop_now_ms();
+    uint64_t next = (now / tick + 1) * tick;
+    srv->tick_timer = loop_timer_start(srv->loop, next - now, server_tick, srv);
+}
+
+static void server_reaper(void *arg)
+{
+    struct server *srv = arg;
+    srv->reaper_timer = 0;
+    request_reap_containers(srv);
+    if (!srv->stopping)
+        srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
+                                             server_reaper, srv);
+}
+
+/* ------------------------------------------------------------------ restore */
+
+static int server_restore_snapshot(void *arg, int64_t zxid, const uint8_t *body, size_t len)
+{
+    (void)arg;
+    (void)body;
+    (void)len;
+    log_error("storage offered snapshot 0x%llx, but this server cannot read snapshots yet",
+              (unsigned long long)zxid);
+    return -ENOTSUP;
+}
+
+static int server_restore_txn(void *arg, int64_t zxid, const uint8_t *data, size_t len)
+{
+    struct server *srv = arg;
+    jute_reader r;
+    jute_reader_init(&r, data, len, 0);
+    struct proto_txn_header hdr;
+    struct proto_txn txn;
+    if (proto_read_txn_header(&r, &hdr) < 0 || proto_read_txn_body(&r, hdr.type, &txn) < 0) {
+        log_error("txn 0x%llx cannot be decoded", (unsigned long long)zxid);
+        return -EBADMSG;
+    }
+    struct txn_result res = {0};
+    txn_apply(srv, &hdr, &txn, &res, NULL);
+    txn_result_free(&res);
+    proto_txn_free(&txn);
+    if (zxid > srv->last_zxid)
+        srv->last_zxid = zxid;
+    return 0;
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static int64_t server_gauge_znodes(void *arg) { return (int64_t)((struct server *)arg)->tree->count; }
+static int64_t server_gauge_sessions(void *arg) { return (int64_t)((struct server *)arg)->nsessions; }
+static int64_t server_gauge_conns(void *arg) { return (int64_t)((struct server *)arg)->nconns; }
+static int64_t server_gauge_data_size(void *arg) { return ((struct server *)arg)->tree->data_size; }
+static int64_t server_gauge_watches(void *arg)
+{
+    struct server *srv = arg;
+    return (int64_t)(srv->data_watches.nwatches + srv->child_watches.nwatches);
+}
+static int64_t server_gauge_uptime(void *arg) { return (int64_t)(loop_now_ms() - ((struct server *)arg)->start_ms); }
+
+static void server_register_metrics(struct server *srv)
+{
+    metrics_register_fn("znode_count", server_gauge_znodes, srv);
+    metrics_register_fn("global_sessions", server_gauge_sessions, srv);
+    metrics_register_fn("num_alive_connections", server_gauge_conns, srv);
+    metrics_register_fn("approximate_data_size", server_gauge_data_size, srv);
+    metrics_register_fn("watch_count", server_gauge_watches, srv);
+    metrics_register_fn("uptime", server_gauge_uptime, srv);
+    metrics_register("packets_received", ZKP_METRIC_COUNTER, &srv->stats.packets_received);
+    metrics_register("packets_sent", ZKP_METRIC_COUNTER, &srv->stats.packets_sent);
+    metrics_register("auth_failed_count", ZKP_METRIC_COUNTER, &srv->stats.auth_failed_count);
+    metrics_register("bytes_received_count", ZKP_METRIC_COUNTER, &srv->stats.bytes_received_count);
+    metrics_register("sessionless_connections_expired", ZKP_METRIC_COUNTER,
+                     &srv->stats.sessionless_connections_expired);
+    metrics_register("large_requests_rejected", ZKP_METRIC_COUNTER, &srv->stats.large_requests_rejected);
+    metrics_register("digest_mismatches_count", ZKP_METRIC_COUNTER, &srv->stats.digest_mismatches_count);
+}
+
+int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_dir, char *err, size_t errlen)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->cfg = cfg;
+    srv->server_id = 1;
+    srv->trace_mask = 306;
+    srv->start_ms = loop_now_ms();
+    srv->plugin_dir = strdup(plugin_dir);
+    srv->loop = loop_new();
+    srv->session_nbuckets = 256;
+    srv->session_buckets = calloc(srv->session_nbuckets, sizeof *srv->session_buckets);
+    srv->tree = tree_new(cfg->digest_enabled, cfg->extended_types_enabled);
+    if (srv->plugin_dir == NULL || srv->loop == NULL || srv->session_buckets == NULL || srv->tree == NULL ||
+        watch_table_init(&srv->data_watches) < 0 || watch_table_init(&srv->child_watches) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    jute_writer_init(&srv->out, 4096);
+    jute_writer_init(&srv->txnbuf, 4096);
+    /* ZooKeeper's session id seed: server id in the top byte, then the low
+     * 40 bits of a millisecond clock, low 16 bits zero. */
+    srv->next_session_id = (int64_t)(((uint64_t)srv->server_id << 56) |
+                                     (((uint64_t)loop_now_ms() << 24) >> 8));
+    if (srv->next_session_id == INT64_MIN)
+        srv->next_session_id++;
+
+    const char *names[2] = {cfg->plugin_transport, cfg->plugin_storage};
+    enum zkp_kind kinds[2] = {ZKP_KIND_TRANSPORT, ZKP_KIND_STORAGE};
+    struct plugin_instance **slots[2] = {&srv->transport, &srv->storage};
+    for (int i = 0; i < 2; i++) {
+        int rc = plugin_load(plugin_dir, names[i], kinds[i], srv->loop, cfg, slots[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    srv->tops = plugin_ops(srv->transport);
+    srv->sops = plugin_ops(srv->storage);
+    server_register_metrics(srv);
+    return 0;
+}
+
+int server_start(struct server *srv, char *err, size_t errlen)
+{
+    int rc = plugin_start(srv->storage, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct zkp_restore_sink sink = {
+        .size = sizeof sink,
+        .snapshot = server_restore_snapshot,
+        .txn = server_restore_txn,
+    };
+    int64_t last = 0;
+    char perr[256] = "";
+    rc = srv->sops->restore(srv->storage->state, &sink, srv, &last, perr, sizeof perr);
+    if (rc < 0) {
+        snprintf(err, errlen, "restoring the database failed: %s", perr);
+        return rc;
+    }
+    if (last > srv->last_zxid)
+        srv->last_zxid = last;
+    srv->appended_zxid = srv->durable_zxid = srv->last_zxid;
+    /* Sessions restored from the log get a full timeout from now. */
+    for (size_t b = 0; b < srv->session_nbuckets; b++)
+        for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next)
+            server_session_touch(srv, s);
+
+    rc = plugin_start(srv->transport, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (srv->cfg->client_port <= 0) {
+        snprintf(err, errlen, "%s: clientPort is not set", srv->cfg->path ? srv->cfg->path : "zoo.cfg");
+        return -EINVAL;
+    }
+    rc = srv->tops->listen(srv->transport->state, srv->cfg->client_port_address, srv->cfg->client_port,
+                           srv->cfg->client_port_listen_backlog, &server_transport_events, srv, &srv->listener,
+                           err, errlen);
+    if (rc < 0)
+        return rc;
+    loop_before_sleep(srv->loop, server_before_sleep, srv);
+    server_arm_tick(srv);
+    srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
+                                         server_reaper, srv);
+    srv->serving = true;
+    log_info("binding to port %s:%d", srv->cfg->client_port_address ? srv->cfg->client_port_address : "0.0.0.0",
+             srv->tops->listener_port(srv->listener));
+    return 0;
+}
+
+void server_stop(struct server *srv)
+{
+    srv->stopping = true;
+    srv->serving = false;
+    if (srv->tick_timer)
+        loop_timer_cancel(srv->loop, srv->tick_timer);
+    if (srv->reaper_timer)
+        loop_timer_cancel(srv->loop, srv->reaper_timer);
+    if (srv->listener) {
+        srv->tops->unlisten(srv->transport->state, srv->listener);
+        srv->listener = NULL;
+    }
+    plugin_stop(srv->transport);
+    plugin_stop(srv->storage);
+}
+
+void server_fini(struct server *srv)
+{
+    plugin_unload(srv->transport);
+    plugin_unload(srv->storage);
+    srv->transport = srv->storage = NULL;
+    /* Connections the transport dropped silently at stop. */
+    while (srv->conns) {
+        struct conn *c = srv->conns;
+        srv->conns = c->next;
+        watch_remove_watcher(&c->watcher);
+        acl_auth_free(&c->auth);
+        c->tc = NULL;
+        c->refs = 1;
+        server_conn_unref(c);
+    }
+    while (srv->held_head) {
+        struct held_reply *h = srv->held_head;
+        srv->held_head = h->next;
+        free(h);
+    }
+    for (size_t b = 0; b < srv->session_nbuckets; b++) {
+        struct session *s = srv->session_buckets[b];
+        while (s) {
+            struct session *next = s->hash_next;
+            free(s->ephemerals);
+            free(s);
+            s = next;
+        }
+    }
+    free(srv->session_buckets);
+    watch_table_fini(&srv->data_watches);
+    watch_table_fini(&srv->child_watches);
+    free(srv->hits.items);
+    tree_free(srv->tree);
+    jute_writer_free(&srv->out);
+    jute_writer_free(&srv->txnbuf);
+    loop_free(srv->loop);
+    free(srv->plugin_dir);
+    metrics_clear();
+}
+
+static void server_on_signal(int sig)
+{
+    (void)sig;
+    if (++server_signal_count > 1)
+        _exit(1);
+    if (server_signal_target)
+        loop_stop(server_signal_target->loop);
+}
+
+int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
+{
+    if (verbose)
+        log_set_level(ZKP_LOG_DEBUG);
+    log_set_role("standalone");
+    char err[1024] = "";
+    struct zk_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (config_load(cfg_path, &cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (!config_is_standalone(&cfg)) {
+        log_error("%s: server.N lines configure an ensemble; this build runs standalone servers only "
+                  "(remove the server.N lines to run standalone)", cfg_path);
+        config_free(&cfg);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct server srv;
+    int rc = server_init(&srv, &cfg, plugin_dir, err, sizeof err);
+    if (rc == 0)
+        rc = server_start(&srv, err, sizeof err);
+    if (rc < 0) {
+        log_error("%s", err);
+        server_stop(&srv);
+        server_fini(&srv);
+        config_free(&cfg);
+        return 1;
+    }
+    log_info("zkplug %s (ZooKeeper %s protocol) serving on port %d, dataDir %s", ZKPLUG_VERSION,
+             ZKPLUG_ZK_VERSION, srv.tops->listener_port(srv.listener), cfg.data_dir ? cfg.data_dir : "-");
+    server_signal_target = &srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = server_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    rc = loop_run(srv.loop);
+    if (rc < 0)
+        log_error("event loop failed: %s", strerror(-rc));
+    log_info("shutting down");
+    server_stop(&srv);
+    int code = srv.exit_code;
+    server_signal_target = NULL;
+    server_fini(&srv);
+    config_free(&cfg);
+    return code;
+}

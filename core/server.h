@@ -1,0 +1,192 @@
+/*
+ * The standalone server: connections, sessions, the request pipeline and the
+ * durability barrier.
+ *
+ * Pipeline (single event-loop thread):
+ *   transport on_data -> framing -> decode -> for a read: answer from the tree;
+ *   for a write: prep (validate against the tree, produce a txn with the next
+ *   zxid) -> storage append -> apply the txn to the tree -> reply.
+ * Durability barrier: every reply and notification is tagged with the tree's
+ * zxid when it was produced and is released to the transport only once the
+ * storage reports that zxid durable (storage sync, batched once per loop
+ * iteration: group commit). No client ever observes a change that a crash
+ * could lose, and replies on a connection stay in request order.
+ *
+ * Files: server.c (lifecycle, connections, framing, sessions, barrier),
+ * request.c (one handler per opcode), txn.c (applying txns to the tree, shared
+ * by live requests and recovery), fourlw.c (four-letter words).
+ */
+#ifndef ZKPLUG_SERVER_H
+#define ZKPLUG_SERVER_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zkplug/plugin.h>
+
+#include "acl.h"
+#include "config.h"
+#include "jute.h"
+#include "loop.h"
+#include "plugin_loader.h"
+#include "proto.h"
+#include "tree.h"
+#include "watch.h"
+
+struct conn;
+
+struct session {
+    int64_t id;
+    int32_t timeout;
+    uint8_t passwd[16];
+    uint64_t expire_at; /* monotonic ms, rounded up to a tick */
+    struct conn *conn;  /* the connection holding it, or NULL */
+    struct znode **ephemerals;
+    size_t nephemerals, ephemerals_cap;
+    bool closing;
+    struct session *hash_next;
+};
+
+struct conn_stats {
+    int64_t packets_received, packets_sent;
+    const char *last_op;
+    int64_t last_cxid, last_zxid;
+    int64_t last_latency, min_latency, max_latency, total_latency, count;
+    int64_t established; /* wall ms */
+    uint64_t last_response; /* monotonic ms */
+};
+
+struct conn {
+    struct server *srv;
+    zkp_conn *tc;
+    struct conn *prev, *next;
+    struct watcher watcher;
+    struct session *session;
+    struct acl_auth auth;
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    uint64_t accepted_ms;
+    uint32_t refs;    /* held replies pointing here, plus one while open */
+    bool initialized; /* ConnectRequest processed */
+    bool closing;
+    bool old_client;  /* no readOnly byte in its ConnectRequest */
+    bool read_only;
+    int32_t outstanding;
+    struct conn_stats stats;
+};
+
+struct held_reply {
+    struct held_reply *next;
+    struct conn *conn;
+    int64_t zxid;
+    bool close_after;
+    size_t len;
+    uint8_t data[];
+};
+
+struct server_stats {
+    int64_t packets_received, packets_sent;
+    int64_t min_latency, max_latency, total_latency, count;
+    int64_t auth_failed_count;
+    int64_t connection_drop_count;
+    int64_t sessionless_connections_expired;
+    int64_t bytes_received_count;
+    int64_t large_requests_rejected;
+    int64_t last_client_response_size, min_client_response_size, max_client_response_size;
+    int64_t digest_mismatches_count;
+};
+
+struct server {
+    loop *loop;
+    struct zk_config *cfg;
+    char *plugin_dir;
+    struct plugin_instance *transport, *storage;
+    const struct zkp_transport_ops *tops;
+    const struct zkp_storage_ops *sops;
+    zkp_listener *listener;
+
+    struct tree *tree;
+    struct watch_table data_watches, child_watches;
+
+    struct session **session_buckets;
+    size_t session_nbuckets, nsessions;
+    int64_t next_session_id;
+    int64_t server_id; /* 1 standalone, as ZooKeeper uses for session ids */
+
+    int64_t last_zxid;     /* applied */
+    int64_t appended_zxid; /* given to storage */
+    int64_t durable_zxid;  /* reported durable by storage */
+    bool sync_in_flight;
+    struct held_reply *held_head, *held_tail;
+    size_t nheld;
+
+    struct conn *conns;
+    size_t nconns;
+
+    jute_writer out;   /* scratch for replies */
+    jute_writer txnbuf; /* scratch for txns */
+    struct watch_hits hits;
+
+    uint64_t start_ms;
+    int64_t trace_mask;
+    bool serving;
+    bool stopping;
+    int exit_code;
+    uint64_t tick_timer, reaper_timer;
+    struct server_stats stats;
+};
+
+/* Run a standalone server until SIGTERM/SIGINT: load config and plugins,
+ * restore, listen, loop. Returns the process exit code. */
+int server_main(const char *cfg_path, const char *plugin_dir, int verbose);
+
+/* Lifecycle pieces (also used by tests). */
+int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_dir, char *err, size_t errlen);
+int server_start(struct server *srv, char *err, size_t errlen);
+void server_stop(struct server *srv);
+void server_fini(struct server *srv);
+
+/* ---- used by request.c / txn.c / fourlw.c ---- */
+
+/* Queue a framed packet (built in srv->out from offset 0) for conn, behind
+ * the durability barrier at zxid. */
+void server_send(struct server *srv, struct conn *c, int64_t zxid, bool close_after);
+/* Start a reply in srv->out: frame length placeholder + ReplyHeader. */
+void server_reply_begin(struct server *srv, int32_t xid, int64_t zxid, int32_t err);
+/* Finish the frame length and send it. */
+void server_reply_end(struct server *srv, struct conn *c, int64_t zxid, bool close_after);
+void server_close_conn(struct server *srv, struct conn *c, const char *why);
+
+struct session *server_session_find(struct server *srv, int64_t id);
+struct session *server_session_add(struct server *srv, int64_t id, int32_t timeout);
+void server_session_remove(struct server *srv, struct session *s);
+void server_session_touch(struct server *srv, struct session *s);
+void session_generate_passwd(int64_t id, uint8_t out[16]);
+
+/* Log and apply a txn produced by a request handler (header + body): fills
+ * in the zxid and time, appends it to storage, applies it to the tree and
+ * fires watches. Returns the applied result code (ZK_OK or a ZooKeeper error
+ * the apply step found). */
+struct txn_result;
+int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
+                      struct txn_result *res);
+
+/* Dispatch one request packet (after the ConnectRequest). */
+void request_process(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
+/* The ConnectRequest. */
+void request_connect(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
+/* Session expiry / close: the closeSession txn. */
+void request_close_session(struct server *srv, struct session *s, struct conn *reply_to, int32_t xid);
+/* Container and TTL reaper pass. */
+void request_reap_containers(struct server *srv);
+
+/* Four-letter words: is this 4-byte code one? Run it into out. */
+bool fourlw_is_command(uint32_t code);
+void fourlw_run(struct server *srv, struct conn *c, uint32_t code, jute_writer *out);
+
+static inline int64_t server_max_packet(const struct server *srv)
+{
+    return srv->cfg->jute_maxbuffer;
+}
+
+#endif
