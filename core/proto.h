@@ -6,11 +6,19 @@
  * back as jute_span pointing into the packet, so a decoded request is valid
  * only while its packet is. Vectors of strings come back as a malloc'ed array
  * of spans (free with free()); ACL lists as malloc'ed struct acl_entry arrays
- * with malloc'ed strings (free with acl_entries_free). A decoder returns 0, or
- * -EBADMSG when the record is truncated or malformed (r->err set), and frees
- * whatever it had allocated in that case.
+ * with malloc'ed NUL-terminated strings (free with acl_entries_free). A
+ * decoder returns 0, -EBADMSG when the record is truncated or malformed (r->err
+ * set), or -ENOMEM; on failure it frees whatever it had allocated and leaves
+ * *out zeroed, so the matching _free is safe but not needed.
  *
- * Encoders append to a jute_writer (check w->oom once at the end).
+ * Decoders read one record and stop: they do not require the reader to be
+ * empty afterwards, because multi bodies and txn log entries carry several
+ * records back to back. Vector counts are checked against the bytes left
+ * before anything is allocated, so a hostile count cannot make us allocate.
+ *
+ * Encoders append to a jute_writer (check w->oom once at the end). Decoding
+ * then encoding a record gives back the same bytes (the tests check this on
+ * bytes captured from ZooKeeper 3.8.0), with the exceptions noted below.
  */
 #ifndef ZKPLUG_PROTO_H
 #define ZKPLUG_PROTO_H
@@ -154,7 +162,10 @@ struct proto_connect_response {
     bool has_read_only; /* write the byte only when the client sent one */
 };
 
+/* The readOnly byte is read only when at least one byte is left; bytes after
+ * it are ignored, as ZooKeeper does. */
 int proto_read_connect_request(jute_reader *r, struct proto_connect_request *out);
+/* resp->passwd == NULL writes 16 zero bytes (the "session expired" reply). */
 void proto_write_connect_response(jute_writer *w, const struct proto_connect_response *resp);
 
 /* ---------------------------------------------------------------- headers */
@@ -166,9 +177,25 @@ struct proto_request_header {
 
 int proto_read_request_header(jute_reader *r, struct proto_request_header *out);
 void proto_write_reply_header(jute_writer *w, int32_t xid, int64_t zxid, int32_t err);
+
+/* The client side of the same headers, for tools and tests that talk to a
+ * server (added after the first version of this interface). */
+struct proto_reply_header {
+    int32_t xid;
+    int64_t zxid;
+    int32_t err;
+};
+void proto_write_request_header(jute_writer *w, int32_t xid, int32_t type);
+int proto_read_reply_header(jute_reader *r, struct proto_reply_header *out);
+
 void proto_write_stat(jute_writer *w, const struct zk_stat *stat);
 int proto_read_stat(jute_reader *r, struct zk_stat *out);
-/* vector<ACL>: n entries (NULL, 0 with null=true writes -1). */
+/* vector<ACL>: acl == NULL writes a null vector (-1), otherwise n entries
+ * (n may be 0). The reader mirrors this: a null vector gives *out = NULL,
+ * an empty one a non-NULL array with *n = 0, so both round-trip. A null
+ * scheme or id reads as "" (ZooKeeper would fail on it later anyway); an
+ * embedded NUL byte is -EBADMSG, since it would silently shorten the C
+ * string and change what the ACL means. */
 void proto_write_acl_list(jute_writer *w, const struct acl_entry *acl, size_t n);
 int proto_read_acl_list(jute_reader *r, struct acl_entry **out, size_t *n);
 void proto_write_watcher_event(jute_writer *w, int32_t type, int32_t state, const char *path, size_t pathlen);
@@ -231,7 +258,11 @@ struct proto_auth_request {
 };
 int proto_read_auth_request(jute_reader *r, struct proto_auth_request *out);
 
-/* setWatches (5 lists: the last two are empty) and setWatches2. */
+/* setWatches (5 lists: the last two are empty) and setWatches2. A null
+ * vector (count -1) gives n = -1 and items NULL; an empty one n = 0. Note
+ * that the Java client sends setWatches with an ordinary xid, not -8 (its
+ * NIO socket overwrites the xid of every packet but ping and auth; zkCli
+ * 3.8.0 sent xid 2 after a reconnect), and expects that xid back. */
 struct proto_span_list {
     jute_span *items;
     int32_t n;
@@ -288,6 +319,19 @@ int proto_read_txn_header(jute_reader *r, struct proto_txn_header *out);
  *   createSession (-10): timeout
  *   closeSession (-11): paths (may be absent: old format, n = -1)
  *   multi (14): sub-txns in multi (each is {type, body bytes})
+ *   reconfig (16): path, data, version (SetDataTxn, as ZooKeeper logs it)
+ *
+ * Old formats accepted on read: a CreateTxn without parentCVersion (3.4's
+ * CreateTxnV0, when the record ends after `ephemeral`) reads as
+ * parent_cversion = -1 like ZooKeeper does, and is written back in the
+ * current format. A closeSession with no body reads as paths.n = -1 whether
+ * or not a TxnDigest follows it (servers run with closeSessionTxn.enabled =
+ * false log exactly that), and writes back with no body.
+ *
+ * A multi's sub-txns may only be the types ZooKeeper's DataTree accepts
+ * there (create, create2, createContainer, createTTL, delete,
+ * deleteContainer, setData, check, error); anything else, including a nested
+ * multi, is -EBADMSG.
  */
 struct proto_txn {
     int32_t type;
@@ -307,7 +351,9 @@ struct proto_txn {
 };
 /* Encode a txn body (not the header) of txn->type. */
 void proto_write_txn_body(jute_writer *w, const struct proto_txn *txn);
-/* Decode a txn body of the given type (the rest of the reader). */
+/* Decode a txn body of the given type from the reader's position; an
+ * optional TxnDigest may follow (read it with proto_read_txn_digest). An
+ * unknown type is -EBADMSG. */
 int proto_read_txn_body(jute_reader *r, int32_t type, struct proto_txn *out);
 void proto_txn_free(struct proto_txn *txn);
 
@@ -316,10 +362,18 @@ struct proto_txn_digest {
     int64_t tree_digest;
 };
 void proto_write_txn_digest(jute_writer *w, const struct proto_txn_digest *d);
+/* The TxnDigest after a txn body, which is optional: with nothing left in the
+ * reader *present is false and 0 is returned (error txns never carry one).
+ * Added after the first version of this interface. */
+int proto_read_txn_digest(jute_reader *r, struct proto_txn_digest *out, bool *present);
 
-/* For messages: "create", "getData", ...; "unknown" otherwise. */
+/* For messages: ZooKeeper's Request.op2String names ("create", "createTtl",
+ * "getData", ...) plus "addWatch", which 3.8.0 does not name; "unknown"
+ * otherwise. */
 const char *proto_op_name(int32_t op);
-/* cons' four-letter tags: "CREA", "GETD", ...; "NA" otherwise. */
+/* cons' `lop` tags, as FinalRequestProcessor sets them in 3.8.0: "CREA",
+ * "GETD", "GETACN", ...; "NA" for ops that do not set one (auth, sasl,
+ * error, notification) and unknown ops. */
 const char *proto_op_tag(int32_t op);
 
 #endif

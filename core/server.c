@@ -356,7 +356,10 @@ static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t 
             jute_writer *w = &srv->out;
             w->len = 0;
             w->oom = false;
-            fourlw_run(srv, c, code, w);
+            if (code == SERVER_FOURLW_STMK)
+                fourlw_run_with_arg(srv, c, code, p + 4, 8, w);
+            else
+                fourlw_run(srv, c, code, w);
             /* Four-letter words are answered at once, outside the barrier,
              * as ZooKeeper does: they report state, they change none. */
             if (!w->oom && w->len)
@@ -500,7 +503,8 @@ static int server_restore_txn(void *arg, int64_t zxid, const uint8_t *data, size
 
 /* --------------------------------------------------------------- lifecycle */
 
-static int64_t server_gauge_znodes(void *arg) { return (int64_t)((struct server *)arg)->tree->count; }
+/* ZooKeeper counts the root twice (as "" and "/"); so does znode_count. */
+static int64_t server_gauge_znodes(void *arg) { return (int64_t)((struct server *)arg)->tree->count + 1; }
 static int64_t server_gauge_sessions(void *arg) { return (int64_t)((struct server *)arg)->nsessions; }
 static int64_t server_gauge_conns(void *arg) { return (int64_t)((struct server *)arg)->nconns; }
 static int64_t server_gauge_data_size(void *arg) { return ((struct server *)arg)->tree->data_size; }
@@ -535,6 +539,9 @@ int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_di
     srv->cfg = cfg;
     srv->server_id = 1;
     srv->trace_mask = 306;
+    srv->stats.last_client_response_size = -1;
+    srv->stats.min_client_response_size = -1;
+    srv->stats.max_client_response_size = -1;
     srv->start_ms = loop_now_ms();
     srv->plugin_dir = strdup(plugin_dir);
     srv->loop = loop_new();

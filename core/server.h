@@ -183,6 +183,9 @@ void request_reap_containers(struct server *srv);
 /* Four-letter words: is this 4-byte code one? Run it into out. */
 bool fourlw_is_command(uint32_t code);
 void fourlw_run(struct server *srv, struct conn *c, uint32_t code, jute_writer *out);
+/* stmk: the 8 bytes after the word are the new trace mask. */
+void fourlw_run_with_arg(struct server *srv, struct conn *c, uint32_t code, const uint8_t *arg, size_t arglen,
+                         jute_writer *out);
 
 static inline int64_t server_max_packet(const struct server *srv)
 {
