@@ -12,8 +12,9 @@
  * - a top-level `check` (opcode 13) that succeeds is logged as an error txn
  *   with code 0 and answered with the node's stat; ZooKeeper 3.8 logs a txn
  *   it cannot read back and never answers;
- * - a request whose body cannot be decoded is answered MARSHALLINGERROR and
- *   its connection is closed;
+ * - a reconnect with a wrong password leaves the connection that holds the
+ *   session alone (ZooKeeper 3.8 drops it before checking the password, so
+ *   anyone who knows a session id can disconnect its owner);
  * - checkWatches reports a watch only if this connection has one on the path
  *   (ZooKeeper 3.8 answers yes when any connection has one there).
  */
@@ -25,6 +26,10 @@
 #include "log.h"
 #include "server.h"
 #include "txn.h"
+
+/* A request whose frame is sound but whose body cannot be decoded is answered
+ * MARSHALLINGERROR and the connection stays, as in ZooKeeper; a frame that
+ * cannot be read (bad length, truncated header) closes the connection. */
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -59,12 +64,10 @@ static void request_malformed(struct server *srv, struct conn *c, int32_t xid, i
     char why[96];
     snprintf(why, sizeof why, "malformed %s request (opcode %d)", proto_op_name(type), type);
     log_warn("%s:%d: %s", c->ip, c->port, why);
-    if (write) {
+    if (write)
         request_fail_write(srv, c, xid, ZK_MARSHALLINGERROR);
-    } else {
+    else
         request_reply_header(srv, c, xid, ZK_MARSHALLINGERROR);
-    }
-    server_close_conn(srv, c, why);
 }
 
 static bool span_has_nul(jute_span s)

@@ -270,9 +270,11 @@ void server_close_conn(struct server *srv, struct conn *c, const char *why)
 {
     if (c->closing || c->tc == NULL)
         return;
-    if (why)
-        log_info("closing connection from %s:%d%s%llx: %s", c->ip, c->port,
-                 c->session ? " session 0x" : "", c->session ? (unsigned long long)c->session->id : 0ULL, why);
+    if (why && c->session)
+        log_info("closing connection from %s:%d session 0x%llx: %s", c->ip, c->port,
+                 (unsigned long long)c->session->id, why);
+    else if (why)
+        log_info("closing connection from %s:%d: %s", c->ip, c->port, why);
     c->closing = true;
     srv->tops->close(c->tc, 1);
 }
