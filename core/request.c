@@ -42,6 +42,63 @@ static bool request_allowed(struct server *srv, struct conn *c, uint32_t acl_ref
     return acl_check(acl, n, perm, &c->auth, srv->cfg->super_digest);
 }
 
+static const char *request_path_str(jute_span path, char *buf, size_t cap);
+
+/* Hand an audited operation to the extension host, if any (hooks.h). */
+static void request_audit(struct server *srv, struct conn *c, int64_t session, const char *op, const char *znode,
+                          const char *znode_type, const struct acl_entry *acl, size_t nacl, int32_t err)
+{
+    if (srv->hooks == NULL || srv->hooks->audit == NULL)
+        return;
+    struct hooks_audit_event ev = {
+        .operation = op,
+        .session = session,
+        .auth = c ? &c->auth : NULL,
+        .ip = c ? c->ip : NULL,
+        .znode = znode,
+        .znode_type = znode_type,
+        .acl = acl,
+        .nacl = nacl,
+        .err = err,
+        .result = err == ZK_OK ? HOOKS_RESULT_SUCCESS : HOOKS_RESULT_FAILURE,
+    };
+    srv->hooks->audit(srv->hooks_ctx, &ev);
+}
+
+static void request_audit_span(struct server *srv, struct conn *c, const char *op, jute_span path,
+                               const char *znode_type, const struct acl_entry *acl, size_t nacl, int32_t err)
+{
+    if (srv->hooks == NULL || srv->hooks->audit == NULL)
+        return;
+    char stackbuf[512];
+    size_t n = path.len > 0 ? (size_t)path.len : 0;
+    char *p = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
+    if (p == NULL)
+        return;
+    request_path_str(path, p, n + 1);
+    request_audit(srv, c, c->session ? c->session->id : 0, op, p, znode_type, acl, nacl, err);
+    if (p != stackbuf)
+        free(p);
+}
+
+static const char *request_create_mode_name(int32_t flags)
+{
+    static const char *const names[] = {"persistent", "ephemeral", "persistent_sequential", "ephemeral_sequential",
+                                        "container", "persistent_with_ttl", "persistent_sequential_with_ttl"};
+    return flags >= 0 && flags <= 6 ? names[flags] : NULL;
+}
+
+/* The request's path as a C string for messages (truncated if huge). */
+static const char *request_path_str(jute_span path, char *buf, size_t cap)
+{
+    size_t n = path.len > 0 ? (size_t)path.len : 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, path.ptr ? (const char *)path.ptr : "", n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static void request_reply_header(struct server *srv, struct conn *c, int32_t xid, int32_t err)
 {
     server_reply_begin(srv, xid, srv->last_zxid, err);
@@ -246,6 +303,7 @@ static void request_create(struct server *srv, struct conn *c, int32_t xid, int3
     int err = request_prep_create(srv, c, type, &req, &prep);
     if (err != ZK_OK) {
         request_fail_write(srv, c, xid, err);
+        request_audit_span(srv, c, "create", req.path, request_create_mode_name(req.flags), NULL, 0, err);
     } else {
         struct proto_txn_header hdr = {.client_id = c->session->id, .cxid = xid, .type = type};
         struct txn_result res = {0};
@@ -257,6 +315,8 @@ static void request_create(struct server *srv, struct conn *c, int32_t xid, int3
                 proto_write_stat(&srv->out, &res.stat);
         }
         server_reply_end(srv, c, hdr.zxid, false);
+        request_audit(srv, c, c->session ? c->session->id : 0, "create", err == ZK_OK ? res.path : prep.path,
+                      request_create_mode_name(req.flags), NULL, 0, err);
         txn_result_free(&res);
     }
     request_prep_free(&prep);
@@ -278,8 +338,11 @@ static void request_path_version_write(struct server *srv, struct conn *c, int32
     int err = type == ZK_OP_DELETE  ? request_prep_delete(srv, c, &req, &prep)
               : type == ZK_OP_CHECK ? request_prep_check(srv, c, &req, &prep)
                                     : request_prep_set_data(srv, c, &req, &prep);
+    const char *audit_op = type == ZK_OP_DELETE ? "delete" : type == ZK_OP_SETDATA ? "setData" : NULL;
     if (err != ZK_OK) {
         request_fail_write(srv, c, xid, err);
+        if (audit_op)
+            request_audit_span(srv, c, audit_op, req.path, NULL, NULL, 0, err);
         request_prep_free(&prep);
         return;
     }
@@ -302,6 +365,8 @@ static void request_path_version_write(struct server *srv, struct conn *c, int32
     if (err == ZK_OK && type != ZK_OP_DELETE)
         proto_write_stat(&srv->out, &res.stat);
     server_reply_end(srv, c, hdr.zxid, false);
+    if (audit_op)
+        request_audit_span(srv, c, audit_op, req.path, NULL, NULL, 0, err);
     txn_result_free(&res);
     request_prep_free(&prep);
 }
@@ -328,6 +393,7 @@ static void request_set_acl(struct server *srv, struct conn *c, int32_t xid, jut
         err = ZK_BADVERSION;
     if (err != ZK_OK) {
         request_fail_write(srv, c, xid, err);
+        request_audit_span(srv, c, "setAcl", req.path, NULL, req.acl, req.nacl, err);
     } else {
         prep.txn.type = ZK_OP_SETACL;
         prep.txn.path = req.path;
@@ -341,6 +407,7 @@ static void request_set_acl(struct server *srv, struct conn *c, int32_t xid, jut
         if (err == ZK_OK)
             proto_write_stat(&srv->out, &res.stat);
         server_reply_end(srv, c, hdr.zxid, false);
+        request_audit_span(srv, c, "setAcl", req.path, NULL, req.acl, req.nacl, err);
         txn_result_free(&res);
     }
     request_prep_free(&prep);
@@ -528,6 +595,7 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
         loop_stop(srv->loop);
     } else {
         srv->appended_zxid = hdr.zxid;
+        server_txn_logged(srv);
     }
     txn_fire_events(srv, &ev);
     txn_events_free(&ev);
@@ -564,6 +632,24 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
     }
     proto_write_multi_header(o, -1, true, -1);
     server_reply_end(srv, c, hdr.zxid, false);
+
+    /* Audit as ZooKeeper does: each op of a successful multi, or one
+     * failed multiOperation. */
+    if (failed_at < n) {
+        request_audit(srv, c, c->session->id, "multiOperation", NULL, NULL, NULL, 0, results[failed_at].err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            int32_t t = ops[i].type;
+            if (t == ZK_OP_CHECK)
+                continue;
+            if (t == ZK_OP_DELETE || t == ZK_OP_SETDATA)
+                request_audit_span(srv, c, t == ZK_OP_DELETE ? "delete" : "setData", ops[i].pv.path, NULL, NULL, 0,
+                                   ZK_OK);
+            else
+                request_audit(srv, c, c->session->id, "create", results[i].path,
+                              request_create_mode_name(ops[i].create.flags), NULL, 0, ZK_OK);
+        }
+    }
 
     for (size_t i = 0; i < n; i++) {
         free(results[i].path);
@@ -1030,6 +1116,8 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
     c->session = s;
     log_info("established session 0x%llx with negotiated timeout %d for client %s:%d",
              (unsigned long long)id, timeout, c->ip, c->port);
+    if (srv->hooks && srv->hooks->session_event)
+        srv->hooks->session_event(srv->hooks_ctx, id, HOOKS_SESSION_CREATED);
     request_connect_reply(srv, c, timeout, id, s->passwd, hdr.zxid, false);
 }
 
@@ -1055,7 +1143,12 @@ void request_close_session(struct server *srv, struct session *s, struct conn *r
         txn.paths.n = -1;
     }
     int64_t id = s->id;
+    if (reply_to && srv->hooks && srv->hooks->session_event)
+        srv->hooks->session_event(srv->hooks_ctx, id, HOOKS_SESSION_CLOSED);
     server_commit_txn(srv, &hdr, &txn, NULL); /* frees s */
+    for (int32_t i = 0; i < n; i++)
+        request_audit(srv, NULL, id, "ephemeralZNodeDeletionOnSessionCloseOrExpire", owned[i], NULL, NULL, 0,
+                      tree_lookup(srv->tree, owned[i], strlen(owned[i])) == NULL ? ZK_OK : ZK_NONODE);
     for (int32_t i = 0; i < n; i++)
         free(owned[i]);
     free(owned);
@@ -1186,8 +1279,11 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
         struct proto_reconfig_request req;
         if (proto_read_reconfig_request(&r, &req) < 0)
             request_malformed(srv, c, h.xid, h.type, true);
-        else
-            request_fail_write(srv, c, h.xid, srv->cfg->reconfig_enabled ? ZK_UNIMPLEMENTED : ZK_RECONFIGDISABLED);
+        else {
+            int32_t err = srv->cfg->reconfig_enabled ? ZK_UNIMPLEMENTED : ZK_RECONFIGDISABLED;
+            request_fail_write(srv, c, h.xid, err);
+            request_audit(srv, c, c->session->id, "reconfig", NULL, NULL, NULL, 0, err);
+        }
         break;
     }
     case ZK_OP_EXISTS:

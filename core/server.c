@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "txn.h"
 
 static struct server *server_signal_target;
@@ -258,6 +259,7 @@ int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct p
         loop_stop(srv->loop);
     } else {
         srv->appended_zxid = hdr->zxid;
+        server_txn_logged(srv);
     }
     txn_fire_events(srv, &ev);
     txn_events_free(&ev);
@@ -435,6 +437,8 @@ static void server_tick(void *arg)
             continue;
         log_info("Expiring session 0x%llx, timeout of %dms exceeded", (unsigned long long)s->id, s->timeout);
         struct conn *c = s->conn;
+        if (srv->hooks && srv->hooks->session_event)
+            srv->hooks->session_event(srv->hooks_ctx, s->id, HOOKS_SESSION_EXPIRED);
         request_close_session(srv, s, NULL, 0);
         if (c)
             server_close_conn(srv, c, NULL);
@@ -475,12 +479,96 @@ static void server_reaper(void *arg)
 
 static int server_restore_snapshot(void *arg, int64_t zxid, const uint8_t *body, size_t len)
 {
-    (void)arg;
-    (void)body;
-    (void)len;
-    log_error("storage offered snapshot 0x%llx, but this server cannot read snapshots yet",
-              (unsigned long long)zxid);
-    return -ENOTSUP;
+    struct server *srv = arg;
+    char err[256];
+    int rc = snapshot_load(srv, zxid, body, len, err, sizeof err);
+    if (rc < 0) {
+        log_warn("snapshot 0x%llx: %s", (unsigned long long)zxid, err);
+        return rc;
+    }
+    srv->last_zxid = zxid;
+    log_info("loaded snapshot 0x%llx: %zu znodes, %zu sessions", (unsigned long long)zxid, srv->tree->count,
+             srv->nsessions);
+    return 0;
+}
+
+/* Ephemerals whose session did not survive (no session in the snapshot or
+ * the log) go at start-up, as ZooKeeper's loadData kills dead sessions. */
+static int server_collect_orphans(void *arg, struct znode *z)
+{
+    struct server *srv = ((void **)arg)[0];
+    struct znode ***list = ((void **)arg)[1];
+    if (tree_node_kind(srv->tree, z) == TREE_NODE_EPHEMERAL && server_session_find(srv, z->ephemeral_owner) == NULL)
+        *(*list)++ = z;
+    return 0;
+}
+
+static void server_remove_orphan_ephemerals(struct server *srv)
+{
+    struct znode **all = malloc(srv->tree->count * sizeof *all);
+    if (all == NULL)
+        return;
+    struct znode **cursor = all;
+    void *arg[2] = {srv, &cursor};
+    tree_walk(srv->tree->root, server_collect_orphans, arg);
+    for (struct znode **p = all; p < cursor; p++)
+        if ((*p)->nchildren == 0)
+            tree_remove(srv->tree, *p);
+    if (cursor > all)
+        log_info("removed %zu ephemeral znodes of sessions that no longer exist", (size_t)(cursor - all));
+    free(all);
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+/* ZooKeeper's randomised trigger: snapCount/2 + random(snapCount/2) txns. */
+static void server_schedule_snapshot(struct server *srv)
+{
+    int64_t half = srv->cfg->snap_count / 2;
+    if (half < 1)
+        half = 1;
+    srv->snapshot_due = half + (int64_t)((uint64_t)random() % (uint64_t)half);
+    srv->txns_since_snapshot = 0;
+}
+
+static void server_take_snapshot(struct server *srv)
+{
+    if (srv->snapshots_unsupported)
+        return;
+    jute_writer w;
+    jute_writer_init(&w, 1 << 16);
+    uint64_t t0 = loop_now_ms();
+    int64_t zxid = srv->last_zxid;
+    int rc = snapshot_write(srv, &w);
+    char err[256] = "out of memory";
+    zkp_snapshot_writer *sw = NULL;
+    if (rc == 0)
+        rc = srv->sops->snapshot_open(srv->storage->state, zxid, &sw, err, sizeof err);
+    if (rc == 0) {
+        rc = srv->sops->snapshot_write(sw, w.data, w.len);
+        if (rc == 0)
+            rc = srv->sops->snapshot_commit(sw, err, sizeof err);
+        else
+            srv->sops->snapshot_abort(sw);
+    }
+    if (rc == -ENOTSUP) {
+        srv->snapshots_unsupported = true;
+        log_info("storage plugin %s keeps no snapshots: %s", srv->storage->desc->name, err);
+    } else if (rc < 0) {
+        log_error("snapshot 0x%llx failed: %s", (unsigned long long)zxid, err);
+    } else {
+        log_info("snapshot 0x%llx written: %zu bytes, %zu znodes in %llu ms", (unsigned long long)zxid, w.len,
+                 srv->tree->count, (unsigned long long)(loop_now_ms() - t0));
+    }
+    jute_writer_free(&w);
+}
+
+void server_txn_logged(struct server *srv)
+{
+    if (++srv->txns_since_snapshot >= srv->snapshot_due) {
+        server_schedule_snapshot(srv);
+        server_take_snapshot(srv);
+    }
 }
 
 static int server_restore_txn(void *arg, int64_t zxid, const uint8_t *data, size_t len)
@@ -598,6 +686,8 @@ int server_start(struct server *srv, char *err, size_t errlen)
     if (last > srv->last_zxid)
         srv->last_zxid = last;
     srv->appended_zxid = srv->durable_zxid = srv->last_zxid;
+    server_remove_orphan_ephemerals(srv);
+    server_schedule_snapshot(srv);
     /* Sessions restored from the log get a full timeout from now. */
     for (size_t b = 0; b < srv->session_nbuckets; b++)
         for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next)
@@ -620,6 +710,8 @@ int server_start(struct server *srv, char *err, size_t errlen)
     srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
                                          server_reaper, srv);
     srv->serving = true;
+    if (srv->hooks && srv->hooks->server_started)
+        srv->hooks->server_started(srv->hooks_ctx, srv);
     log_info("binding to port %s:%d", srv->cfg->client_port_address ? srv->cfg->client_port_address : "0.0.0.0",
              srv->tops->listener_port(srv->listener));
     return 0;
@@ -627,6 +719,8 @@ int server_start(struct server *srv, char *err, size_t errlen)
 
 void server_stop(struct server *srv)
 {
+    if (srv->serving && srv->hooks && srv->hooks->server_stopping)
+        srv->hooks->server_stopping(srv->hooks_ctx, srv);
     srv->stopping = true;
     srv->serving = false;
     if (srv->tick_timer)

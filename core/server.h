@@ -26,6 +26,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "hooks.h"
 #include "jute.h"
 #include "loop.h"
 #include "plugin_loader.h"
@@ -134,6 +135,12 @@ struct server {
     int exit_code;
     uint64_t tick_timer, reaper_timer;
     struct server_stats stats;
+    int64_t txns_since_snapshot, snapshot_due;
+    bool snapshots_unsupported;
+
+    /* Extension host (Lua), optional: see hooks.h. */
+    const struct hooks_ops *hooks;
+    void *hooks_ctx;
 };
 
 /* Run a standalone server until SIGTERM/SIGINT: load config and plugins,
@@ -170,6 +177,9 @@ void session_generate_passwd(int64_t id, uint8_t out[16]);
 struct txn_result;
 int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
                       struct txn_result *res);
+
+/* Count a logged txn; takes a snapshot when snapCount says so. */
+void server_txn_logged(struct server *srv);
 
 /* Dispatch one request packet (after the ConnectRequest). */
 void request_process(struct server *srv, struct conn *c, const uint8_t *data, size_t len);

@@ -541,12 +541,13 @@ struct tree *tree_new(bool digest_enabled, bool extended_types)
      * them: zero stats, config readable by anyone, config aversion -1. */
     struct znode st = {0};
     struct znode *zk = tree_insert(t, t->root, "zookeeper", 9, (const uint8_t *)"", 0, TREE_ACL_OPEN, &st);
-    if (zk == NULL || tree_insert(t, zk, "quota", 5, (const uint8_t *)"", 0, TREE_ACL_OPEN, &st) == NULL)
-        goto fail;
     struct acl_entry read_unsafe = {.perms = ZK_PERM_READ, .id = {.scheme = "world", .id = "anyone"}};
     uint32_t ref = tree_acl_intern(t, &read_unsafe, 1);
-    st.aversion = -1;
-    if (ref == 0 || tree_insert(t, zk, "config", 6, (const uint8_t *)"", 0, ref, &st) == NULL)
+    struct znode config_st = st;
+    config_st.aversion = -1;
+    /* config before quota: the order ZooKeeper's snapshots list them in. */
+    if (zk == NULL || ref == 0 || tree_insert(t, zk, "config", 6, (const uint8_t *)"", 0, ref, &config_st) == NULL ||
+        tree_insert(t, zk, "quota", 5, (const uint8_t *)"", 0, TREE_ACL_OPEN, &st) == NULL)
         goto fail;
     return t;
 fail:

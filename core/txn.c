@@ -106,7 +106,7 @@ void txn_result_free(struct txn_result *res)
 
 /* -------------------------------------------------------------- ephemerals */
 
-static void txn_ephemeral_add(struct server *srv, struct znode *node)
+void txn_track_ephemeral(struct server *srv, struct znode *node)
 {
     struct session *s = server_session_find(srv, node->ephemeral_owner);
     if (s == NULL)
@@ -206,7 +206,7 @@ static int txn_apply_create(struct server *srv, const struct proto_txn_header *h
     if (parent_cversion > parent->cversion)
         txn_set_parent(t, parent, parent_cversion, hdr->zxid);
     if (tree_node_kind(t, node) == TREE_NODE_EPHEMERAL)
-        txn_ephemeral_add(srv, node);
+        txn_track_ephemeral(srv, node);
     if (undo) {
         undo->type = txn->type;
         undo->node = node;
@@ -473,7 +473,7 @@ void txn_undo_apply(struct server *srv, struct txn_undo *u)
             node->data_null = u->saved.data_null;
             u->saved.acl = TREE_ACL_OPEN; /* the reference now belongs to the node */
             if (tree_node_kind(t, node) == TREE_NODE_EPHEMERAL)
-                txn_ephemeral_add(srv, node);
+                txn_track_ephemeral(srv, node);
         }
         txn_set_parent(t, u->parent, u->parent_cversion, u->parent_pzxid);
         break;

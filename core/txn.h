@@ -79,6 +79,9 @@ void txn_events_free(struct txn_events *ev);
 /* Send the collected events to the watchers, then clear the list. */
 void txn_fire_events(struct server *srv, struct txn_events *ev);
 
+/* Record an ephemeral node in its owner session's list (if the session exists). */
+void txn_track_ephemeral(struct server *srv, struct znode *node);
+
 /* Delete a node and its ephemeral bookkeeping (used by apply and undo). */
 void txn_remove_node(struct server *srv, struct znode *node);
 

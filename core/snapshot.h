@@ -1,0 +1,41 @@
+/*
+ * Snapshots in ZooKeeper 3.8's format (the logical, uncompressed stream; the
+ * storage plugin compresses and writes it):
+ *
+ *   FileHeader   int magic 0x5a4b534e "ZKSN", int version 2, long dbid -1
+ *   sessions     int count, then {long id, int timeout} per session
+ *   ACL cache    int count, then {long id, vector<ACL>} per entry
+ *   nodes        pre-order from the root: ustring path ("" for the root),
+ *                buffer data, long acl id (-1 = built-in OPEN_ACL_UNSAFE),
+ *                StatPersisted (czxid, mzxid, ctime, mtime, version,
+ *                cversion, aversion, ephemeralOwner, pzxid)
+ *   "/"          end of nodes
+ *   long         Adler-32 of everything above, then "/"
+ *   digest       long zxid, int version 2, long tree digest (when digests
+ *                are enabled)
+ *   long         Adler-32 of everything above (cumulative), then "/"
+ *
+ * snapshot_write serialises the live tree and sessions; snapshot_load
+ * replaces them from a stream after checking its structure and checksums.
+ */
+#ifndef ZKPLUG_SNAPSHOT_H
+#define ZKPLUG_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jute.h"
+
+struct server;
+
+#define SNAPSHOT_MAGIC 0x5a4b534e
+
+/* Append the whole snapshot stream for the current state to w. */
+int snapshot_write(struct server *srv, jute_writer *w);
+
+/* Load a snapshot stream taken at zxid into srv (tree and sessions replaced).
+ * Returns 0, or -EBADMSG with err naming what is wrong and at which offset
+ * (the server state is then unchanged). */
+int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err, size_t errlen);
+
+#endif
