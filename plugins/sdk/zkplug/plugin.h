@@ -173,8 +173,9 @@ struct zkp_transport_ops {
 
 /* ------------------------------------------------------------------------- */
 /* Storage: the transaction log and snapshots. The core produces and consumes
- * the jute bytes of txns and of the snapshot body; the storage plugin owns
- * files, framing, checksums, compression, fsync and purge.                  */
+ * the jute bytes of txns and the whole logical snapshot stream (ZooKeeper's
+ * snapshot format before compression, its checksums included); the storage
+ * plugin owns files, log framing and checksums, compression, fsync and purge. */
 
 typedef struct zkp_snapshot_writer zkp_snapshot_writer;
 
@@ -185,8 +186,11 @@ typedef void (*zkp_sync_cb)(void *arg, int status, int64_t durable_zxid);
 /* Restore callbacks. */
 struct zkp_restore_sink {
     uint32_t size;
-    /* The newest valid snapshot's body (everything the core wrote with
-     * snapshot_write, in one piece). Not called when there is no snapshot. */
+    /* The newest snapshot's stream (everything the core wrote with
+     * snapshot_write, in one piece, decompressed). Not called when there is
+     * no snapshot. A negative return means the core found it damaged: the
+     * storage then offers the next older snapshot (as ZooKeeper tries up to
+     * 100), and replays the log from the one the core accepted. */
     int (*snapshot)(void *arg, int64_t zxid, const uint8_t *body, size_t len);
     /* Each logged txn after the snapshot, in zxid order: the bytes given to
      * append. */
