@@ -1226,7 +1226,7 @@ static int config_set_defaults(struct zk_config *cfg)
     cfg->admin_server_port = 8080;
     if (config_set_string(&cfg->admin_server_address, "0.0.0.0") != 0 ||
         config_set_string(&cfg->plugin_transport, "tcp") != 0 ||
-        config_set_string(&cfg->plugin_storage, "mem") != 0 ||
+        config_set_string(&cfg->plugin_storage, "disk") != 0 ||
         config_set_string(&cfg->plugin_election, "fle") != 0)
         return -ENOMEM;
     return 0;

@@ -204,9 +204,27 @@ static void server_sync_done(void *arg, int status, int64_t durable_zxid)
 
 /* Before the loop sleeps: ask storage to sync what this iteration appended
  * (one sync for all of them: group commit). */
+/* A client that sends requests without reading the replies must not make
+ * the server queue without bound: past this many queued bytes its connection
+ * stops being read until the queue drains below half of it. */
+#define SERVER_MAX_QUEUED_BYTES (16u << 20)
+
+static void server_resume_paused(struct server *srv)
+{
+    for (struct conn *c = srv->conns; c && srv->npaused > 0; c = c->next) {
+        if (c->read_paused && c->tc && srv->tops->pending(c->tc) < SERVER_MAX_QUEUED_BYTES / 2) {
+            c->read_paused = false;
+            srv->npaused--;
+            srv->tops->pause_read(c->tc, 0);
+        }
+    }
+}
+
 static void server_before_sleep(void *arg)
 {
     struct server *srv = arg;
+    if (srv->npaused > 0)
+        server_resume_paused(srv);
     if (srv->appended_zxid > srv->durable_zxid && !srv->sync_in_flight && !srv->stopping) {
         srv->sync_in_flight = true;
         int rc = srv->sops->sync(srv->storage->state, server_sync_done, srv);
@@ -320,6 +338,10 @@ static void server_on_close(void *ctx, enum zkp_close_reason reason)
     if (c->session && c->session->conn == c)
         c->session->conn = NULL;
     c->session = NULL;
+    if (c->read_paused) {
+        c->read_paused = false;
+        srv->npaused--;
+    }
     watch_remove_watcher(&c->watcher);
     acl_auth_free(&c->auth);
     if (c->prev)
@@ -393,6 +415,12 @@ static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t 
         else
             request_process(srv, c, p + 4, (size_t)frame);
         consumed += 4 + (size_t)frame;
+        if (c->tc && !c->closing && srv->tops->pending(c->tc) > SERVER_MAX_QUEUED_BYTES) {
+            c->read_paused = true;
+            srv->npaused++;
+            srv->tops->pause_read(c->tc, 1);
+            break;
+        }
     }
     return consumed;
 }

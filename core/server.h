@@ -72,6 +72,7 @@ struct conn {
     bool closing;
     bool old_client;  /* no readOnly byte in its ConnectRequest */
     bool read_only;
+    bool read_paused; /* too many reply bytes queued: reading stopped */
     int32_t outstanding;
     struct conn_stats stats;
 };
@@ -123,6 +124,7 @@ struct server {
 
     struct conn *conns;
     size_t nconns;
+    size_t npaused; /* connections with read_paused */
 
     jute_writer out;   /* scratch for replies */
     jute_writer txnbuf; /* scratch for txns */

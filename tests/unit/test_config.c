@@ -191,7 +191,7 @@ static void test_defaults_follow_zookeeper(void **state)
     assert_string_equal(c->admin_server_address, "0.0.0.0");
     assert_int_equal(c->admin_server_port, 8080);
     assert_string_equal(c->plugin_transport, "tcp");
-    assert_string_equal(c->plugin_storage, "mem");
+    assert_string_equal(c->plugin_storage, "disk");
     assert_string_equal(c->plugin_election, "fle");
     assert_int_equal(c->nservers, 0);
     assert_true(config_is_standalone(c));

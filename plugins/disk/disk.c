@@ -1,0 +1,383 @@
+/*
+ * disk: durable storage (struct zkp_storage_ops) that keeps the transaction
+ * log in ZooKeeper 3.8's own file format, so a dataDir can move between this
+ * server and ZooKeeper. The byte layout and reading rules are documented at
+ * the top of disk_log.c; group commit is described in disk_sync.c.
+ *
+ * Design notes:
+ * - Configuration (zoo.cfg): dataDir (required), dataLogDir (default
+ *   dataDir), forceSync (default yes), preAllocSize (KiB, default 65536),
+ *   snapCount (default 100000, at least 2). Logs live in
+ *   <dataLogDir>/version-2, created at start when missing.
+ * - restore replays every log file in zxid order. Snapshots are not
+ *   implemented yet: a snapshot.* file in <dataDir>/version-2 makes restore
+ *   fail with a message saying so, rather than replaying a log whose older
+ *   part may have been purged. snapshot_open returns -ENOTSUP; purge keeps
+ *   everything (every log is needed while there is no snapshot).
+ * - After restore, appends continue at the end of the last log file (after
+ *   cutting a torn tail there); a roll opens a new file.
+ * - Threads: the loop thread runs every op; the sync thread only fsyncs
+ *   (disk_sync.c).
+ *
+ * Entry points: the descriptor's init/start/stop/fini and disk_ops.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include "disk_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------- */
+/* Ops                                                                        */
+
+/* Returns 1 and names the file when <dataDir>/version-2 holds a snapshot. */
+static int disk_find_snapshot(struct disk_state *st, char *name, size_t namelen)
+{
+    DIR *d = opendir(st->snap_dir);
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "snapshot.", 9) == 0) {
+            snprintf(name, namelen, "%s/%s", st->snap_dir, e->d_name);
+            found = 1;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+struct disk_restore_ctx {
+    const struct zkp_restore_sink *sink;
+    void *arg;
+};
+
+static int disk_restore_txn(void *arg, int64_t zxid, const uint8_t *txn, size_t len)
+{
+    struct disk_restore_ctx *c = arg;
+    int rc = c->sink->txn(c->arg, zxid, txn, len);
+    return rc > 0 ? -EIO : rc;
+}
+
+static int disk_restore(void *state, const struct zkp_restore_sink *sink, void *arg,
+                        int64_t *last_zxid, char *err, size_t errlen)
+{
+    struct disk_state *st = state;
+    if (sink == NULL ||
+        sink->size < offsetof(struct zkp_restore_sink, txn) + sizeof sink->txn ||
+        sink->txn == NULL) {
+        snprintf(err, errlen, "restore: incomplete restore sink");
+        return -EINVAL;
+    }
+    char snap[512];
+    if (disk_find_snapshot(st, snap, sizeof snap)) {
+        snprintf(err, errlen,
+                 "restore: %s: this build of the disk storage plugin cannot read snapshots "
+                 "yet; move the snapshots away or use a server that reads them",
+                 snap);
+        return -ENOTSUP;
+    }
+    struct disk_restore_ctx c = {.sink = sink, .arg = arg};
+    int rc = disk_log_walk(st, !st->scanned, 0, disk_restore_txn, &c, err, errlen);
+    if (rc < 0)
+        return rc;
+    *last_zxid = st->last_zxid;
+    st->host->log(st->host, ZKP_LOG_INFO, "restored the txn log in %s up to zxid 0x%" PRIx64,
+                  st->log_dir, st->last_zxid);
+    return 0;
+}
+
+static int disk_append(void *state, int64_t zxid, const uint8_t *txn, size_t len, char *err,
+                       size_t errlen)
+{
+    return disk_log_append(state, zxid, txn, len, err, errlen);
+}
+
+static int disk_sync(void *state, zkp_sync_cb cb, void *arg)
+{
+    return disk_sync_request(state, cb, arg);
+}
+
+static int disk_snapshot_open(void *state, int64_t zxid, zkp_snapshot_writer **out, char *err,
+                              size_t errlen)
+{
+    *out = NULL;
+    snprintf(err, errlen, "snapshot 0x%" PRIx64 ": snapshots are not implemented in the disk "
+             "storage plugin yet", zxid);
+    return -ENOTSUP;
+}
+
+static int disk_snapshot_write(zkp_snapshot_writer *w, const void *data, size_t len)
+{
+    return -ENOTSUP;
+}
+
+static int disk_snapshot_commit(zkp_snapshot_writer *w, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "snapshots are not implemented in the disk storage plugin yet");
+    return -ENOTSUP;
+}
+
+static void disk_snapshot_abort(zkp_snapshot_writer *w) {}
+
+static int disk_truncate(void *state, int64_t zxid, char *err, size_t errlen)
+{
+    return disk_log_truncate(state, zxid, err, errlen);
+}
+
+static int disk_purge(void *state, int retain, char *err, size_t errlen)
+{
+    if (retain < 1) {
+        snprintf(err, errlen, "purge: must retain at least 1 snapshot, asked for %d", retain);
+        return -EINVAL;
+    }
+    /* Without snapshots every log file is still needed to rebuild the tree. */
+    return 0;
+}
+
+struct disk_read_ctx {
+    int (*cb)(void *arg, int64_t zxid, const uint8_t *txn, size_t len);
+    void *arg;
+};
+
+static int disk_read_txn(void *arg, int64_t zxid, const uint8_t *txn, size_t len)
+{
+    struct disk_read_ctx *c = arg;
+    return c->cb(c->arg, zxid, txn, len) != 0 ? 1 : 0;
+}
+
+static int disk_read_log(void *state, int64_t from_zxid,
+                         int (*cb)(void *arg, int64_t zxid, const uint8_t *txn, size_t len),
+                         void *arg)
+{
+    struct disk_state *st = state;
+    char err[512];
+    if (cb == NULL)
+        return -EINVAL;
+    int rc = disk_log_ready(st, err, sizeof err);
+    if (rc < 0) {
+        st->host->log(st->host, ZKP_LOG_ERROR, "read_log: %s", err);
+        return rc;
+    }
+    if (st->first_zxid != 0 && from_zxid < st->first_zxid - 1)
+        return -ENOENT;
+    struct disk_read_ctx c = {.cb = cb, .arg = arg};
+    rc = disk_log_walk(st, 0, from_zxid, disk_read_txn, &c, err, sizeof err);
+    if (rc < 0) {
+        st->host->log(st->host, ZKP_LOG_ERROR, "read_log from 0x%" PRIx64 ": %s", from_zxid,
+                      err);
+        return rc;
+    }
+    return 0;
+}
+
+static const struct zkp_storage_ops disk_ops = {
+    .size = sizeof(struct zkp_storage_ops),
+    .restore = disk_restore,
+    .append = disk_append,
+    .sync = disk_sync,
+    .snapshot_open = disk_snapshot_open,
+    .snapshot_write = disk_snapshot_write,
+    .snapshot_commit = disk_snapshot_commit,
+    .snapshot_abort = disk_snapshot_abort,
+    .truncate = disk_truncate,
+    .purge = disk_purge,
+    .read_log = disk_read_log,
+};
+
+/* ------------------------------------------------------------------------- */
+/* Lifecycle                                                                  */
+
+static void disk_free(struct disk_state *st)
+{
+    if (st == NULL)
+        return;
+    disk_sync_free_requests(st);
+    if (st->fd >= 0)
+        close(st->fd);
+    if (st->dir_fd >= 0)
+        close(st->dir_fd);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st->buf);
+    free(st->cur_path);
+    free(st->data_dir);
+    free(st->log_root);
+    free(st->log_dir);
+    free(st->snap_dir);
+    free(st);
+}
+
+static int disk_register_metrics(struct disk_state *st)
+{
+    const struct zkp_host *h = st->host;
+    const struct {
+        const char *name;
+        enum zkp_metric_type type;
+        const int64_t *value;
+    } m[] = {
+        {"disk_fsync_count", ZKP_METRIC_COUNTER, &st->m_fsyncs},
+        {"disk_fsync_time_ms", ZKP_METRIC_GAUGE, &st->m_fsync_ms},
+        {"disk_fsync_total_us", ZKP_METRIC_COUNTER, &st->m_fsync_total_us},
+        {"disk_txns_logged", ZKP_METRIC_COUNTER, &st->m_txns},
+        {"disk_log_bytes_written", ZKP_METRIC_COUNTER, &st->m_bytes},
+        {"disk_sync_requests", ZKP_METRIC_COUNTER, &st->m_sync_requests},
+        {"disk_log_files_created", ZKP_METRIC_COUNTER, &st->m_log_files},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        int rc = h->metric_register(h, m[i].name, m[i].type, m[i].value);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int disk_init(const struct zkp_host *host, void **state, char *err, size_t errlen)
+{
+    const char *data_dir = NULL, *log_dir = NULL;
+    int force_sync = 1;
+    int64_t prealloc_kb = 65536, snap_count = 100000;
+    if (host->config_string(host, "dataDir", NULL, &data_dir) < 0 || data_dir == NULL ||
+        data_dir[0] == '\0') {
+        snprintf(err, errlen, "dataDir is not set: the disk storage plugin needs a directory");
+        return -EINVAL;
+    }
+    if (host->config_string(host, "dataLogDir", data_dir, &log_dir) < 0 || log_dir == NULL ||
+        log_dir[0] == '\0') {
+        snprintf(err, errlen, "dataLogDir: invalid value");
+        return -EINVAL;
+    }
+    if (host->config_bool(host, "forceSync", 1, &force_sync) < 0) {
+        snprintf(err, errlen, "forceSync: expected yes or no");
+        return -EINVAL;
+    }
+    if (host->config_int(host, "preAllocSize", 65536, &prealloc_kb) < 0 ||
+        prealloc_kb > INT64_MAX / 1024) {
+        snprintf(err, errlen, "preAllocSize: expected a size in KiB");
+        return -EINVAL;
+    }
+    if (host->config_int(host, "snapCount", 100000, &snap_count) < 0) {
+        snprintf(err, errlen, "snapCount: expected a number");
+        return -EINVAL;
+    }
+    if (snap_count < 2) {
+        host->log(host, ZKP_LOG_WARN, "snapCount %" PRId64 " is below the minimum, using 2",
+                  snap_count);
+        snap_count = 2;
+    }
+    struct disk_state *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    st->host = host;
+    st->fd = st->dir_fd = st->sync_fd = -1;
+    st->force_sync = force_sync;
+    st->prealloc = prealloc_kb * 1024;
+    st->snap_count = snap_count;
+    st->rng = host->now_ns(host) | 1;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    st->data_dir = strdup(data_dir);
+    st->log_root = strdup(log_dir);
+    if (st->data_dir == NULL || st->log_root == NULL ||
+        asprintf(&st->log_dir, "%s/version-2", log_dir) < 0 ||
+        asprintf(&st->snap_dir, "%s/version-2", data_dir) < 0) {
+        snprintf(err, errlen, "out of memory");
+        disk_free(st);
+        return -ENOMEM;
+    }
+    int rc = disk_register_metrics(st);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot register metrics: %s", strerror(-rc));
+        disk_free(st);
+        return rc;
+    }
+    *state = st;
+    return 0;
+}
+
+/* mkdir -p for the last two levels (dataLogDir and version-2). */
+static int disk_mkdir(const char *path, char *err, size_t errlen)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return 0;
+        snprintf(err, errlen, "%s: exists and is not a directory", path);
+        return -ENOTDIR;
+    }
+    int rc = -errno;
+    snprintf(err, errlen, "%s: cannot create directory: %s", path, strerror(-rc));
+    return rc;
+}
+
+static int disk_start(void *state, char *err, size_t errlen)
+{
+    struct disk_state *st = state;
+    int rc = disk_mkdir(st->log_root, err, errlen);
+    if (rc == 0)
+        rc = disk_mkdir(st->log_dir, err, errlen);
+    if (rc < 0)
+        return rc;
+    st->dir_fd = open(st->log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->dir_fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot open directory: %s", st->log_dir, strerror(-rc));
+        return rc;
+    }
+    rc = disk_sync_start(st, err, errlen);
+    if (rc < 0)
+        return rc;
+    st->started = 1;
+    st->host->log(st->host, ZKP_LOG_INFO,
+                  "txn log in %s (forceSync=%s, preAllocSize=%" PRId64 " KiB, snapCount=%" PRId64
+                  ")",
+                  st->log_dir, st->force_sync ? "yes" : "no", st->prealloc / 1024,
+                  st->snap_count);
+    return 0;
+}
+
+static void disk_stop(void *state)
+{
+    struct disk_state *st = state;
+    if (!st->started)
+        return;
+    if (!st->force_sync && disk_log_flush(st) < 0)
+        st->host->log(st->host, ZKP_LOG_ERROR, "%s: buffered entries lost at stop",
+                      st->cur_path);
+    disk_sync_stop(st);
+    disk_log_release_fd(st);
+    disk_sync_free_requests(st);
+    st->started = 0;
+}
+
+static void disk_fini(void *state)
+{
+    disk_free(state);
+}
+
+ZKP_PLUGIN_EXPORT = {
+    .magic = ZKP_ABI_MAGIC,
+    .abi_major = ZKP_ABI_MAJOR,
+    .abi_minor = ZKP_ABI_MINOR,
+    .size = sizeof(struct zkp_plugin),
+    .kind = ZKP_KIND_STORAGE,
+    .name = "disk",
+    .version = "1.0",
+    .description = "durable txn log in ZooKeeper 3.8's file format, group-committed fsync",
+    .init = disk_init,
+    .start = disk_start,
+    .stop = disk_stop,
+    .fini = disk_fini,
+    .ops = &disk_ops,
+};
