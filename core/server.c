@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -559,36 +560,124 @@ static void server_schedule_snapshot(struct server *srv)
     srv->txns_since_snapshot = 0;
 }
 
-static void server_take_snapshot(struct server *srv)
+struct server_snapshot_sink {
+    const struct zkp_storage_ops *sops;
+    zkp_snapshot_writer *w;
+};
+
+static int server_snapshot_flush(void *arg, const uint8_t *data, size_t len)
 {
-    if (srv->snapshots_unsupported)
-        return;
-    jute_writer w;
-    jute_writer_init(&w, 1 << 16);
-    uint64_t t0 = loop_now_ms();
-    int64_t zxid = srv->last_zxid;
-    int rc = snapshot_write(srv, &w);
-    char err[256] = "out of memory";
-    zkp_snapshot_writer *sw = NULL;
-    if (rc == 0)
-        rc = srv->sops->snapshot_open(srv->storage->state, zxid, &sw, err, sizeof err);
-    if (rc == 0) {
-        rc = srv->sops->snapshot_write(sw, w.data, w.len);
-        if (rc == 0)
-            rc = srv->sops->snapshot_commit(sw, err, sizeof err);
-        else
-            srv->sops->snapshot_abort(sw);
+    struct server_snapshot_sink *sink = arg;
+    return sink->sops->snapshot_write(sink->w, data, len);
+}
+
+/* Write the current state as snapshot zxid through the storage plugin. */
+static int server_write_snapshot(struct server *srv, int64_t zxid, char *err, size_t errlen)
+{
+    struct server_snapshot_sink sink = {.sops = srv->sops};
+    int rc = srv->sops->snapshot_open(srv->storage->state, zxid, &sink.w, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = snapshot_stream(srv, server_snapshot_flush, &sink);
+    if (rc < 0) {
+        snprintf(err, errlen, "writing the snapshot stream failed: %s", strerror(-rc));
+        srv->sops->snapshot_abort(sink.w);
+        return rc;
     }
+    return srv->sops->snapshot_commit(sink.w, err, errlen);
+}
+
+static bool server_snapshot_fork_safe(const struct server *srv)
+{
+    return srv->sops->size >= offsetof(struct zkp_storage_ops, flags) + sizeof(uint32_t) &&
+           (srv->sops->flags & ZKP_STORAGE_SNAPSHOT_FORK_SAFE);
+}
+
+static void server_snapshot_result(struct server *srv, int rc, const char *err)
+{
     if (rc == -ENOTSUP) {
         srv->snapshots_unsupported = true;
         log_info("storage plugin %s keeps no snapshots: %s", srv->storage->desc->name, err);
     } else if (rc < 0) {
-        log_error("snapshot 0x%llx failed: %s", (unsigned long long)zxid, err);
+        log_error("snapshot 0x%llx failed: %s", (unsigned long long)srv->snapshot_zxid, err);
     } else {
-        log_info("snapshot 0x%llx written: %zu bytes, %zu znodes in %llu ms", (unsigned long long)zxid, w.len,
-                 srv->tree->count, (unsigned long long)(loop_now_ms() - t0));
+        log_info("snapshot 0x%llx written: %zu znodes in %llu ms", (unsigned long long)srv->snapshot_zxid,
+                 srv->tree->count, (unsigned long long)(loop_now_ms() - srv->snapshot_started_ms));
     }
-    jute_writer_free(&w);
+}
+
+/* The background writer exits 0 (done), 3 (storage keeps no snapshots) or
+ * 1 (failed; it logged why). */
+static void server_snapshot_reap(struct server *srv, bool block)
+{
+    int status;
+    pid_t r = waitpid(srv->snapshot_pid, &status, block ? 0 : WNOHANG);
+    if (r == 0)
+        return;
+    srv->snapshot_pid = 0;
+    int code = r < 0 ? 1 : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (code == 0)
+        server_snapshot_result(srv, 0, "");
+    else if (code == 3)
+        server_snapshot_result(srv, -ENOTSUP, "snapshots not supported");
+    else
+        log_error("background snapshot 0x%llx failed (%s %d)", (unsigned long long)srv->snapshot_zxid,
+                  r > 0 && WIFSIGNALED(status) ? "signal" : "exit status",
+                  r > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : code);
+}
+
+static void server_snapshot_poll(void *arg)
+{
+    struct server *srv = arg;
+    srv->snapshot_timer = 0;
+    server_snapshot_reap(srv, false);
+    if (srv->snapshot_pid > 0 && !srv->stopping)
+        srv->snapshot_timer = loop_timer_start(srv->loop, 50, server_snapshot_poll, srv);
+}
+
+/* Snapshot the current state. With a storage plugin that allows it, a forked
+ * child writes it (a consistent point-in-time copy through copy-on-write
+ * pages) while this process keeps serving; otherwise it is written here. */
+static void server_take_snapshot(struct server *srv)
+{
+    if (srv->snapshots_unsupported || srv->snapshot_pid > 0)
+        return;
+    srv->snapshot_zxid = srv->last_zxid;
+    srv->snapshot_started_ms = loop_now_ms();
+    char err[256] = "";
+    if (server_snapshot_fork_safe(srv)) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            log_set_role("snapshot");
+            int rc = server_write_snapshot(srv, srv->snapshot_zxid, err, sizeof err);
+            if (rc < 0 && rc != -ENOTSUP)
+                log_error("snapshot 0x%llx failed: %s", (unsigned long long)srv->snapshot_zxid, err);
+            _exit(rc == -ENOTSUP ? 3 : rc < 0 ? 1 : 0);
+        }
+        if (pid > 0) {
+            srv->snapshot_pid = pid;
+            srv->snapshot_timer = loop_timer_start(srv->loop, 50, server_snapshot_poll, srv);
+            return;
+        }
+        log_warn("cannot fork a snapshot writer (%s); writing the snapshot in the foreground", strerror(errno));
+    }
+    int rc = server_write_snapshot(srv, srv->snapshot_zxid, err, sizeof err);
+    server_snapshot_result(srv, rc, err);
+}
+
+/* autopurge: keep the newest autopurge.snapRetainCount snapshots and the logs
+ * they need, every autopurge.purgeInterval hours (first run at start). */
+static void server_purge(void *arg)
+{
+    struct server *srv = arg;
+    srv->purge_timer = 0;
+    char err[256] = "";
+    int rc = srv->sops->purge(srv->storage->state, srv->cfg->autopurge_snap_retain_count, err, sizeof err);
+    if (rc < 0)
+        log_warn("purge failed: %s", err);
+    if (!srv->stopping)
+        srv->purge_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->autopurge_purge_interval * 3600000u,
+                                            server_purge, srv);
 }
 
 void server_txn_logged(struct server *srv)
@@ -716,6 +805,11 @@ int server_start(struct server *srv, char *err, size_t errlen)
     srv->appended_zxid = srv->durable_zxid = srv->last_zxid;
     server_remove_orphan_ephemerals(srv);
     server_schedule_snapshot(srv);
+    /* As ZooKeeper does at start: a snapshot of the restored state, so the
+     * data directory always holds one (ZooKeeper refuses a log without). */
+    server_take_snapshot(srv);
+    if (srv->cfg->autopurge_purge_interval > 0)
+        server_purge(srv);
     /* Sessions restored from the log get a full timeout from now. */
     for (size_t b = 0; b < srv->session_nbuckets; b++)
         for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next)
@@ -755,6 +849,14 @@ void server_stop(struct server *srv)
         loop_timer_cancel(srv->loop, srv->tick_timer);
     if (srv->reaper_timer)
         loop_timer_cancel(srv->loop, srv->reaper_timer);
+    if (srv->purge_timer)
+        loop_timer_cancel(srv->loop, srv->purge_timer);
+    if (srv->snapshot_timer)
+        loop_timer_cancel(srv->loop, srv->snapshot_timer);
+    if (srv->snapshot_pid > 0) {
+        log_info("waiting for the snapshot writer to finish");
+        server_snapshot_reap(srv, true);
+    }
     if (srv->listener) {
         srv->tops->unlisten(srv->transport->state, srv->listener);
         srv->listener = NULL;

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <zkplug/plugin.h>
 
 #include "acl.h"
@@ -139,6 +140,9 @@ struct server {
     struct server_stats stats;
     int64_t txns_since_snapshot, snapshot_due;
     bool snapshots_unsupported;
+    pid_t snapshot_pid; /* background snapshot writer, 0 when none */
+    int64_t snapshot_zxid;
+    uint64_t snapshot_started_ms, snapshot_timer, purge_timer;
 
     /* Extension host (Lua), optional: see hooks.h. */
     const struct hooks_ops *hooks;

@@ -20,12 +20,40 @@
 
 /* ------------------------------------------------------------------ write */
 
-struct snapshot_writer_state {
+#define SNAPSHOT_CHUNK (1u << 20)
+
+/* Buffered output with a running Adler-32 over everything flushed. */
+struct snapshot_out {
+    jute_writer w;
+    uLong adler;
+    snapshot_flush_fn flush;
+    void *arg;
+    int error;
     struct tree *t;
-    jute_writer *w;
     char *path;
     size_t path_cap;
 };
+
+static void snapshot_out_flush(struct snapshot_out *o)
+{
+    if (o->error == 0 && o->w.oom)
+        o->error = -ENOMEM;
+    if (o->w.len == 0 || o->error)
+        return;
+    o->adler = adler32(o->adler, o->w.data, (uInt)o->w.len);
+    int rc = o->flush(o->arg, o->w.data, o->w.len);
+    if (rc < 0)
+        o->error = rc;
+    o->w.len = 0;
+}
+
+/* Checksum of everything written so far, then the "/" marker. */
+static void snapshot_out_seal(struct snapshot_out *o)
+{
+    uLong sum = adler32(o->adler, o->w.data, (uInt)o->w.len);
+    jute_write_long(&o->w, (int64_t)sum);
+    jute_write_string(&o->w, "/");
+}
 
 static int64_t snapshot_acl_id(const struct tree *t, uint32_t ref)
 {
@@ -34,45 +62,42 @@ static int64_t snapshot_acl_id(const struct tree *t, uint32_t ref)
 
 static int snapshot_write_node(void *arg, struct znode *z)
 {
-    struct snapshot_writer_state *st = arg;
+    struct snapshot_out *o = arg;
+    jute_writer *w = &o->w;
     size_t len = z->parent ? tree_node_path(z, NULL, 0) : 0;
-    if (len + 1 > st->path_cap) {
+    if (len + 1 > o->path_cap) {
         size_t cap = (len + 1) * 2;
-        char *p = realloc(st->path, cap);
+        char *p = realloc(o->path, cap);
         if (p == NULL)
             return -ENOMEM;
-        st->path = p;
-        st->path_cap = cap;
+        o->path = p;
+        o->path_cap = cap;
     }
     if (z->parent)
-        tree_node_path(z, st->path, st->path_cap);
-    jute_write_bytes(st->w, st->path, (int32_t)len);
-    jute_write_bytes(st->w, z->data_null ? NULL : (z->data ? (const void *)z->data : ""), (int32_t)z->data_len);
-    jute_write_long(st->w, snapshot_acl_id(st->t, z->acl));
-    jute_write_long(st->w, z->czxid);
-    jute_write_long(st->w, z->mzxid);
-    jute_write_long(st->w, z->ctime);
-    jute_write_long(st->w, z->mtime);
-    jute_write_int(st->w, z->version);
-    jute_write_int(st->w, z->cversion);
-    jute_write_int(st->w, z->aversion);
-    jute_write_long(st->w, z->ephemeral_owner);
-    jute_write_long(st->w, z->pzxid);
-    return st->w->oom ? -ENOMEM : 0;
+        tree_node_path(z, o->path, o->path_cap);
+    jute_write_bytes(w, o->path, (int32_t)len);
+    jute_write_bytes(w, z->data_null ? NULL : (z->data ? (const void *)z->data : ""), (int32_t)z->data_len);
+    jute_write_long(w, snapshot_acl_id(o->t, z->acl));
+    jute_write_long(w, z->czxid);
+    jute_write_long(w, z->mzxid);
+    jute_write_long(w, z->ctime);
+    jute_write_long(w, z->mtime);
+    jute_write_int(w, z->version);
+    jute_write_int(w, z->cversion);
+    jute_write_int(w, z->aversion);
+    jute_write_long(w, z->ephemeral_owner);
+    jute_write_long(w, z->pzxid);
+    if (w->len >= SNAPSHOT_CHUNK)
+        snapshot_out_flush(o);
+    return o->error;
 }
 
-static void snapshot_seal(jute_writer *w, size_t from)
-{
-    uLong sum = adler32(0L, Z_NULL, 0);
-    sum = adler32(sum, w->data + from, (uInt)(w->len - from));
-    jute_write_long(w, (int64_t)sum);
-    jute_write_string(w, "/");
-}
-
-int snapshot_write(struct server *srv, jute_writer *w)
+int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
 {
     struct tree *t = srv->tree;
-    size_t start = w->len;
+    struct snapshot_out o = {.adler = adler32(0L, Z_NULL, 0), .flush = flush, .arg = arg, .t = t};
+    jute_writer_init(&o.w, SNAPSHOT_CHUNK + 4096);
+    jute_writer *w = &o.w;
     jute_write_int(w, SNAPSHOT_MAGIC);
     jute_write_int(w, 2);
     jute_write_long(w, -1);
@@ -84,34 +109,48 @@ int snapshot_write(struct server *srv, jute_writer *w)
             jute_write_int(w, s->timeout);
         }
 
-    size_t count_at = w->len;
     int32_t nacls = 0;
-    jute_write_int(w, 0);
+    for (size_t i = 0; i < t->nacls; i++)
+        nacls += t->acls[i].refs > 0;
+    jute_write_int(w, nacls);
     for (size_t i = 0; i < t->nacls; i++) {
         if (t->acls[i].refs == 0)
             continue;
         jute_write_long(w, t->acls[i].id);
         proto_write_acl_list(w, t->acls[i].acl, t->acls[i].nacl);
-        nacls++;
+        if (w->len >= SNAPSHOT_CHUNK)
+            snapshot_out_flush(&o);
     }
-    jute_patch_int(w, count_at, nacls);
 
-    struct snapshot_writer_state st = {.t = t, .w = w};
-    int rc = tree_walk(t->root, snapshot_write_node, &st);
-    free(st.path);
-    if (rc < 0)
-        return rc;
+    int rc = tree_walk(t->root, snapshot_write_node, &o);
+    if (rc < 0 && o.error == 0)
+        o.error = rc;
     jute_write_string(w, "/");
-    snapshot_seal(w, start);
+    snapshot_out_seal(&o);
     if (t->digest_enabled) {
         /* Before any txn there is no recorded digest: ZooKeeper writes an
          * empty one (zxid 0, digest 0). */
         jute_write_long(w, srv->last_zxid);
         jute_write_int(w, 2);
         jute_write_long(w, srv->last_zxid ? (int64_t)t->digest : 0);
-        snapshot_seal(w, start);
+        snapshot_out_seal(&o);
     }
+    snapshot_out_flush(&o);
+    free(o.path);
+    jute_writer_free(&o.w);
+    return o.error;
+}
+
+static int snapshot_append_flush(void *arg, const uint8_t *data, size_t len)
+{
+    jute_writer *w = arg;
+    jute_write_raw(w, data, len);
     return w->oom ? -ENOMEM : 0;
+}
+
+int snapshot_write(struct server *srv, jute_writer *w)
+{
+    return snapshot_stream(srv, snapshot_append_flush, w);
 }
 
 /* ------------------------------------------------------------------- load */

@@ -30,7 +30,14 @@ struct server;
 
 #define SNAPSHOT_MAGIC 0x5a4b534e
 
-/* Append the whole snapshot stream for the current state to w. */
+/* Receives the stream in pieces; returns 0 or a negative errno to abort. */
+typedef int (*snapshot_flush_fn)(void *arg, const uint8_t *data, size_t len);
+
+/* Produce the whole snapshot stream for the current state, handing it to
+ * flush in pieces of about 1 MiB (memory stays bounded for any tree size). */
+int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg);
+
+/* The same, appended to w in one piece (tests, small trees). */
 int snapshot_write(struct server *srv, jute_writer *w);
 
 /* Load a snapshot stream taken at zxid into srv (tree and sessions replaced).

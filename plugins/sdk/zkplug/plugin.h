@@ -228,7 +228,19 @@ struct zkp_storage_ops {
     int (*read_log)(void *state, int64_t from_zxid,
                     int (*cb)(void *arg, int64_t zxid, const uint8_t *txn, size_t len),
                     void *arg);
+
+    /* ---- ABI 1.0 ends here; members below are read only when size covers them. */
+
+    /* ZKP_STORAGE_* capability bits. */
+    uint32_t flags;
 };
+
+/* snapshot_open/write/commit/abort may run in a forked child process (the
+ * core then writes snapshots in the background, Redis-style): they take no
+ * lock, start or touch no thread, post nothing and call no host service but
+ * log; they only write files. Without this bit the core writes snapshots on
+ * the loop thread. */
+#define ZKP_STORAGE_SNAPSHOT_FORK_SAFE 0x1u
 
 /* ------------------------------------------------------------------------- */
 /* Election: finds a leader (ZooKeeper's lookForLeader), asynchronously.     */
