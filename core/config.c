@@ -1224,7 +1224,7 @@ static int config_set_defaults(struct zk_config *cfg)
     cfg->nio_sessionless_cnxn_timeout_ms = 10000;
     cfg->admin_enable_server = true;
     cfg->admin_server_port = 8080;
-    if (config_set_string(&cfg->admin_server_address, "0.0.0.0") != 0 ||
+    if (config_set_string(&cfg->admin_server_address, "127.0.0.1") != 0 ||
         config_set_string(&cfg->plugin_transport, "tcp") != 0 ||
         config_set_string(&cfg->plugin_storage, "disk") != 0 ||
         config_set_string(&cfg->plugin_election, "fle") != 0)

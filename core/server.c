@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lua_host.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "txn.h"
@@ -769,6 +770,10 @@ int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_di
     if (srv->next_session_id == INT64_MIN)
         srv->next_session_id++;
 
+    /* Registered before any plugin's hook: the sync this hook requests is then
+     * seen by the storage plugin's own before-sleep work in the same pass. */
+    loop_before_sleep(srv->loop, server_before_sleep, srv);
+
     const char *names[2] = {cfg->plugin_transport, cfg->plugin_storage};
     enum zkp_kind kinds[2] = {ZKP_KIND_TRANSPORT, ZKP_KIND_STORAGE};
     struct plugin_instance **slots[2] = {&srv->transport, &srv->storage};
@@ -827,7 +832,6 @@ int server_start(struct server *srv, char *err, size_t errlen)
                            err, errlen);
     if (rc < 0)
         return rc;
-    loop_before_sleep(srv->loop, server_before_sleep, srv);
     server_arm_tick(srv);
     srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
                                          server_reaper, srv);
@@ -933,14 +937,24 @@ int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
         config_free(&cfg);
         return 2;
     }
+    /* The Lua config hook runs before anything starts and may reject. */
+    struct luahost *lua = NULL;
+    if (luahost_open(&cfg, &lua, err, sizeof err) < 0) {
+        log_error("%s", err);
+        config_free(&cfg);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     struct server srv;
     int rc = server_init(&srv, &cfg, plugin_dir, err, sizeof err);
+    if (rc == 0)
+        rc = luahost_attach(lua, &srv, err, sizeof err);
     if (rc == 0)
         rc = server_start(&srv, err, sizeof err);
     if (rc < 0) {
         log_error("%s", err);
         server_stop(&srv);
+        luahost_close(lua);
         server_fini(&srv);
         config_free(&cfg);
         return 1;
@@ -958,6 +972,7 @@ int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
         log_error("event loop failed: %s", strerror(-rc));
     log_info("shutting down");
     server_stop(&srv);
+    luahost_close(lua);
     int code = srv.exit_code;
     server_signal_target = NULL;
     server_fini(&srv);

@@ -188,7 +188,7 @@ static void test_defaults_follow_zookeeper(void **state)
     assert_int_equal(c->nio_sessionless_cnxn_timeout_ms, 10000);
     assert_null(c->dynamic_config_file);
     assert_true(c->admin_enable_server);
-    assert_string_equal(c->admin_server_address, "0.0.0.0");
+    assert_string_equal(c->admin_server_address, "127.0.0.1");
     assert_int_equal(c->admin_server_port, 8080);
     assert_string_equal(c->plugin_transport, "tcp");
     assert_string_equal(c->plugin_storage, "disk");

@@ -1,0 +1,558 @@
+-- ZooKeeper 3.8's four-letter words and AdminServer commands.
+--
+-- Each command has a text form (the four-letter word, byte for byte as
+-- ZooKeeper prints it) and a JSON form (the AdminServer's /commands/NAME,
+-- with ZooKeeper's member names and order). The data comes from the zk API
+-- (docs/lua-api.md); only the formatting lives here, so an operator can read
+-- or replace any of it (a command registered later under the same name wins).
+--
+-- Conventions kept from ZooKeeper, quirks included:
+-- * ids and zxids print as Java's Long.toHexString (two's complement);
+-- * conf and dirs swap the sizes (dataDirSize is the txn-log folder's);
+-- * wchs/wchc/wchp list data watches only; mntr's watch_count counts both;
+-- * commands answer "not serving" while the server is not serving, except
+--   ruok, envi, gtmk, stmk, isro and hash (always = true below).
+
+local fmt = string.format
+
+local function hex(v)
+  return fmt("%x", v)
+end
+
+local function lines(t)
+  return table.concat(t, "\n") .. "\n"
+end
+
+-- ---------------------------------------------------------- connections
+
+-- ServerCnxn.dumpConnectionInfo; brief for stat, full for cons.
+local function conn_line(c, brief)
+  local s = fmt(" %s[%x](queued=%d,recved=%d,sent=%d", c.remote, c.interest_ops,
+                c.outstanding_requests, c.packets_received, c.packets_sent)
+  if not brief and c.session_id ~= 0 then
+    s = s .. fmt(",sid=0x%s,lop=%s,est=%d,to=%d", hex(c.session_id), c.last_operation,
+                 c.established, c.session_timeout or 0)
+    if c.last_cxid >= 0 then
+      s = s .. fmt(",lcxid=0x%s", hex(c.last_cxid))
+    end
+    s = s .. fmt(",lzxid=0x%s,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d", hex(c.last_zxid),
+                 c.last_response_time, c.last_latency, c.min_latency, c.avg_latency, c.max_latency)
+  end
+  return s .. ")"
+end
+
+local function conn_json(c)
+  local o = zk.object()
+  o.remote_socket_address = c.remote:sub(2)
+  o.interest_ops = c.interest_ops
+  o.outstanding_requests = c.outstanding_requests
+  o.packets_received = c.packets_received
+  o.packets_sent = c.packets_sent
+  if c.session_id ~= 0 then
+    o.session_id = hex(c.session_id)
+    o.last_operation = c.last_operation
+    o.established = c.established
+    o.session_timeout = c.session_timeout
+    o.last_cxid = hex(c.last_cxid)
+    o.last_zxid = hex(c.last_zxid)
+    o.last_response_time = c.last_response_time
+    o.last_latency = c.last_latency
+    o.min_latency = c.min_latency
+    o.avg_latency = c.avg_latency
+    o.max_latency = c.max_latency
+  end
+  return o
+end
+
+local function connections_json()
+  local list = zk.array()
+  for _, c in ipairs(zk.connections()) do
+    list[#list + 1] = conn_json(c)
+  end
+  return list
+end
+
+-- ------------------------------------------------------------ srvr, stat
+
+local function server_summary(with_clients)
+  local srv, st = zk.server(), zk.stats()
+  local out = { "Zookeeper version: " .. srv.version }
+  if with_clients then
+    out[#out + 1] = "Clients:"
+    for _, c in ipairs(zk.connections()) do
+      out[#out + 1] = conn_line(c, true)
+    end
+    out[#out + 1] = ""
+  end
+  out[#out + 1] = fmt("Latency min/avg/max: %d/%s/%d", st.min_latency, st.avg_latency, st.max_latency)
+  out[#out + 1] = fmt("Received: %d", st.packets_received)
+  out[#out + 1] = fmt("Sent: %d", st.packets_sent)
+  out[#out + 1] = fmt("Connections: %d", srv.connections)
+  out[#out + 1] = fmt("Outstanding: %d", st.outstanding_requests)
+  out[#out + 1] = fmt("Zxid: 0x%s", hex(srv.zxid))
+  out[#out + 1] = "Mode: " .. srv.mode
+  out[#out + 1] = fmt("Node count: %d", srv.node_count)
+  return lines(out)
+end
+
+local function server_stats_json()
+  local srv, st, dirs = zk.server(), zk.stats(), zk.dirs()
+  local s = zk.object()
+  s.packets_sent = st.packets_sent
+  s.packets_received = st.packets_received
+  s.fsync_threshold_exceed_count = 0
+  s.client_response_stats = zk.object({
+    { "last_buffer_size", st.last_client_response_size },
+    { "min_buffer_size", st.min_client_response_size },
+    { "max_buffer_size", st.max_client_response_size },
+  })
+  s.provider_null = false
+  s.data_dir_size = dirs.log_size
+  s.log_dir_size = dirs.snap_size
+  s.server_state = srv.mode
+  s.last_processed_zxid = srv.zxid
+  s.outstanding_requests = st.outstanding_requests
+  s.avg_latency = tonumber(st.avg_latency)
+  s.max_latency = st.max_latency
+  s.min_latency = st.min_latency
+  s.num_alive_client_connections = srv.connections
+  s.uptime = srv.uptime
+  s.auth_failed_count = st.auth_failed_count
+  s.non_mtlsremote_conn_count = 0
+  s.non_mtlslocal_conn_count = 0
+  local r = zk.object()
+  r.version = srv.version
+  r.read_only = srv.read_only
+  r.server_stats = s
+  r.client_response = s.client_response_stats
+  r.node_count = srv.node_count
+  return r
+end
+
+zk.command {
+  name = "server_stats", word = "srvr", aliases = { "srvr" },
+  text = function() return server_summary(false) end,
+  json = server_stats_json,
+}
+
+zk.command {
+  name = "stats", word = "stat", aliases = { "stat" },
+  text = function() return server_summary(true) end,
+  json = function()
+    local r = server_stats_json()
+    r.connections = connections_json()
+    r.secure_connections = zk.array()
+    return r
+  end,
+}
+
+-- ------------------------------------------------------------- ruok, isro
+
+zk.command {
+  name = "ruok", always = true,
+  text = function() return "imok" end,
+  json = function() return zk.object() end,
+}
+
+zk.command {
+  name = "is_read_only", word = "isro", aliases = { "isro" }, always = true,
+  text = function()
+    local srv = zk.server()
+    if not srv.serving then return "null" end
+    return srv.read_only and "ro" or "rw"
+  end,
+  json = function() return zk.object({ { "read_only", zk.server().read_only } }) end,
+}
+
+-- ------------------------------------------------------------ conf, dirs
+
+zk.command {
+  name = "configuration", word = "conf", aliases = { "conf", "config" },
+  text = function()
+    local c, d = zk.config.settings(), zk.dirs()
+    return lines {
+      "clientPort=" .. c.clientPort,
+      "secureClientPort=" .. (c.secureClientPort > 0 and c.secureClientPort or -1),
+      -- ZooKeeper pairs each folder with the other one's size.
+      "dataDir=" .. d.snap_dir,
+      "dataDirSize=" .. d.log_size,
+      "dataLogDir=" .. d.log_dir,
+      "dataLogSize=" .. d.snap_size,
+      "tickTime=" .. c.tickTime,
+      "maxClientCnxns=" .. c.maxClientCnxns,
+      "minSessionTimeout=" .. c.minSessionTimeout,
+      "maxSessionTimeout=" .. c.maxSessionTimeout,
+      "clientPortListenBacklog=" .. c.clientPortListenBacklog,
+      "serverId=0",
+    }
+  end,
+  json = function()
+    local c, d = zk.config.settings(), zk.dirs()
+    local o = zk.object()
+    o.client_port = c.clientPort
+    o.data_dir = d.snap_dir
+    o.data_log_dir = d.log_dir
+    o.tick_time = c.tickTime
+    o.max_client_cnxns = c.maxClientCnxns
+    o.min_session_timeout = c.minSessionTimeout
+    o.max_session_timeout = c.maxSessionTimeout
+    o.server_id = 0
+    o.client_port_listen_backlog = c.clientPortListenBacklog
+    return o
+  end,
+}
+
+zk.command {
+  name = "dirs",
+  text = function()
+    local d = zk.dirs()
+    return fmt("datadir_size: %d\nlogdir_size: %d\n", d.log_size, d.snap_size)
+  end,
+  json = function()
+    local d = zk.dirs()
+    return zk.object({ { "datadir_size", d.log_size }, { "logdir_size", d.snap_size } })
+  end,
+}
+
+-- ------------------------------------------------------------------ cons
+
+zk.command {
+  name = "connections", word = "cons", aliases = { "cons" },
+  text = function()
+    local out = {}
+    for _, c in ipairs(zk.connections()) do
+      out[#out + 1] = conn_line(c, false) .. "\n"
+    end
+    return table.concat(out) .. "\n"
+  end,
+  json = function()
+    return zk.object({ { "connections", connections_json() }, { "secure_connections", zk.array() } })
+  end,
+}
+
+zk.command {
+  name = "connection_stat_reset", word = "crst", aliases = { "crst" },
+  text = function()
+    zk.reset_connection_stats()
+    return "Connection stats reset.\n"
+  end,
+  json = function()
+    zk.reset_connection_stats()
+    return zk.object()
+  end,
+}
+
+zk.command {
+  name = "stat_reset", word = "srst", aliases = { "srst" },
+  text = function()
+    zk.reset_server_stats()
+    return "Server stats reset.\n"
+  end,
+  json = function()
+    zk.reset_server_stats()
+    return zk.object()
+  end,
+}
+
+-- ------------------------------------------------------------------ envi
+
+zk.command {
+  name = "environment", word = "envi", aliases = { "env", "envi" }, always = true,
+  text = function()
+    local out = { "Environment:" }
+    for _, kv in ipairs(zk.env()) do
+      -- "<NA>" is what ZooKeeper prints for a property it cannot read.
+      out[#out + 1] = kv[1] .. "=" .. (kv[2] or "<NA>")
+    end
+    return lines(out)
+  end,
+  json = function()
+    local o = zk.object()
+    for _, kv in ipairs(zk.env()) do
+      o[kv[1]] = kv[2] or "<NA>"
+    end
+    return o
+  end,
+}
+
+-- ------------------------------------------------------------ trace mask
+
+zk.command {
+  name = "get_trace_mask", word = "gtmk", aliases = { "gtmk" }, always = true,
+  text = function() return tostring(zk.trace_mask()) end,
+  json = function() return zk.object({ { "tracemask", zk.trace_mask() } }) end,
+}
+
+zk.command {
+  name = "set_trace_mask", word = "stmk", aliases = { "stmk" }, always = true,
+  text = function(req)
+    -- Without its 8 bytes ZooKeeper fails the read and closes silently.
+    if req.arg == nil then return nil end
+    return tostring(zk.trace_mask(req.arg))
+  end,
+  json = function(req)
+    local v = req.args.traceMask
+    if v == nil then
+      return zk.object(), "setTraceMask requires long traceMask argument"
+    end
+    local n = math.tointeger(tonumber(v))
+    if n == nil then
+      return zk.object(), "setTraceMask requires long traceMask argument, got " .. v
+    end
+    return zk.object({ { "tracemask", zk.trace_mask(n) } })
+  end,
+}
+
+-- ------------------------------------------------------------------ hash
+
+zk.command {
+  name = "hash", always = true,
+  text = function()
+    -- A standalone server records no digests; ZooKeeper's refusal has no
+    -- newline here.
+    if not zk.server().serving then
+      return "This ZooKeeper instance is not currently serving requests"
+    end
+    return ""
+  end,
+  json = function() return zk.object({ { "digests", zk.array() } }) end,
+}
+
+-- ------------------------------------------------------------------ mntr
+
+local function mntr_pairs()
+  local srv, st = zk.server(), zk.stats()
+  local open_fds, max_fds = zk.fds()
+  local list = {
+    { "version", srv.version },
+    { "server_state", srv.mode },
+    { "ephemerals_count", srv.ephemerals_count },
+    { "num_alive_connections", srv.connections },
+    { "avg_latency", st.avg_latency },
+    { "min_latency", st.min_latency },
+    { "max_latency", st.max_latency },
+    { "outstanding_requests", st.outstanding_requests },
+    { "znode_count", srv.node_count },
+    { "global_sessions", srv.sessions },
+    { "local_sessions", 0 },
+    { "watch_count", srv.watch_count },
+    { "approximate_data_size", srv.data_size },
+    { "open_file_descriptor_count", open_fds },
+    { "max_file_descriptor_count", max_fds },
+    { "uptime", srv.uptime },
+    { "packets_sent", st.packets_sent },
+    { "packets_received", st.packets_received },
+    { "last_client_response_size", st.last_client_response_size },
+    { "min_client_response_size", st.min_client_response_size },
+    { "max_client_response_size", st.max_client_response_size },
+    { "auth_failed_count", st.auth_failed_count },
+    -- No TLS listener and no load shedding: these are truly zero.
+    { "non_mtls_remote_conn_count", 0 },
+    { "non_mtls_local_conn_count", 0 },
+    { "outstanding_tls_handshake", 0 },
+    { "connection_drop_probability", "0.0" },
+  }
+  local seen = {}
+  for _, kv in ipairs(list) do seen[kv[1]] = true end
+  for _, m in ipairs(zk.metrics()) do
+    if not seen[m.name] then
+      seen[m.name] = true
+      list[#list + 1] = { m.name, m.value }
+    end
+  end
+  return list
+end
+
+zk.command {
+  name = "monitor", word = "mntr", aliases = { "mntr" },
+  text = function()
+    local out = {}
+    for _, kv in ipairs(mntr_pairs()) do
+      out[#out + 1] = "zk_" .. kv[1] .. "\t" .. tostring(kv[2])
+    end
+    return lines(out)
+  end,
+  json = function()
+    local o = zk.object()
+    for _, kv in ipairs(mntr_pairs()) do
+      local v = kv[2]
+      if kv[1] == "avg_latency" or kv[1] == "connection_drop_probability" then v = tonumber(v) end
+      o[kv[1]] = v
+    end
+    return o
+  end,
+}
+
+-- --------------------------------------------------------------- watches
+
+zk.command {
+  name = "watch_summary", word = "wchs", aliases = { "wchs" },
+  text = function()
+    local w = zk.watches.summary("data")
+    return fmt("%d connections watching %d paths\nTotal watches:%d\n", w.connections, w.paths, w.watches)
+  end,
+  json = function()
+    local w = zk.watches.summary("data")
+    return zk.object({ { "num_connections", w.connections }, { "num_paths", w.paths },
+                       { "num_total_watches", w.watches } })
+  end,
+}
+
+zk.command {
+  name = "watches", word = "wchc", aliases = { "wchc" },
+  text = function()
+    local out = {}
+    for _, s in ipairs(zk.watches.by_session("data")) do
+      out[#out + 1] = "0x" .. hex(s.session_id) .. "\n"
+      for _, p in ipairs(s.paths) do
+        out[#out + 1] = "\t" .. p .. "\n"
+      end
+    end
+    return table.concat(out) .. "\n"
+  end,
+  json = function()
+    local m = zk.object()
+    for _, s in ipairs(zk.watches.by_session("data")) do
+      m[tostring(s.session_id)] = zk.array(s.paths)
+    end
+    return zk.object({ { "session_id_to_watched_paths", m } })
+  end,
+}
+
+zk.command {
+  name = "watches_by_path", word = "wchp", aliases = { "wchp" },
+  text = function()
+    local out = {}
+    for _, p in ipairs(zk.watches.by_path("data")) do
+      out[#out + 1] = p.path .. "\n"
+      for _, id in ipairs(p.session_ids) do
+        out[#out + 1] = "\t0x" .. hex(id) .. "\n"
+      end
+    end
+    return table.concat(out) .. "\n"
+  end,
+  json = function()
+    local m = zk.object()
+    for _, p in ipairs(zk.watches.by_path("data")) do
+      m[p.path] = zk.array(p.session_ids)
+    end
+    return zk.object({ { "path_to_session_ids", m } })
+  end,
+}
+
+-- ------------------------------------------------------------------ dump
+
+zk.command {
+  name = "dump",
+  text = function()
+    local e = zk.expiry()
+    local out = { "SessionTracker dump:" }
+    local function buckets(prefix, list, item)
+      local n = 0
+      for _, b in ipairs(list) do n = n + #b.items end
+      out[#out + 1] = fmt("%s Sets (%d)/(%d):", prefix, #list, n)
+      for _, b in ipairs(list) do
+        out[#out + 1] = fmt("%d expire at %s:", #b.items, zk.format.java_date(b.at))
+        for _, it in ipairs(b.items) do out[#out + 1] = "\t" .. item(it) end
+      end
+    end
+    buckets("Session", e.sessions, function(id) return "0x" .. hex(id) end)
+    out[#out + 1] = "ephemeral nodes dump:"
+    local owners = {}
+    for _, s in ipairs(zk.sessions()) do
+      if #s.ephemerals > 0 then owners[#owners + 1] = s end
+    end
+    out[#out + 1] = fmt("Sessions with Ephemerals (%d):", #owners)
+    for _, s in ipairs(owners) do
+      out[#out + 1] = "0x" .. hex(s.id) .. ":"
+      for _, p in ipairs(s.ephemerals) do out[#out + 1] = "\t" .. p end
+    end
+    out[#out + 1] = "Connections dump:"
+    buckets("Connections", e.connections, function(c)
+      return fmt("ip: %s sessionId: 0x%s", c.remote, hex(c.session_id))
+    end)
+    return lines(out)
+  end,
+  json = function()
+    local expiry = zk.object()
+    for _, b in ipairs(zk.expiry().sessions) do
+      expiry[tostring(b.at)] = zk.array(b.items)
+    end
+    local eph = zk.object()
+    for _, s in ipairs(zk.sessions()) do
+      if #s.ephemerals > 0 then eph[tostring(s.id)] = zk.array(s.ephemerals) end
+    end
+    return zk.object({ { "expiry_time_to_session_ids", expiry }, { "session_id_to_ephemeral_paths", eph } })
+  end,
+}
+
+-- ------------------------------------------- AdminServer-only commands
+
+zk.command {
+  name = "initial_configuration", aliases = { "icfg" },
+  json = function()
+    local out = {}
+    for _, e in ipairs(zk.config.entries()) do out[#out + 1] = e.key .. "=" .. e.value end
+    return zk.object({ { "initial_configuration", table.concat(out, "\n") .. "\n" } })
+  end,
+}
+
+zk.command {
+  name = "last_snapshot", aliases = { "lsnp" },
+  json = function()
+    return zk.object({ { "zxid", hex(-1) }, { "timestamp", -1 } })
+  end,
+}
+
+zk.command {
+  name = "leader", aliases = { "lead" },
+  json = function() return zk.object(), "server is not initialized" end,
+}
+
+zk.command {
+  name = "observer_connection_stat_reset", aliases = { "orst" },
+  json = function() return zk.object() end,
+}
+
+zk.command {
+  name = "observers", aliases = { "obsr" },
+  json = function() return zk.object({ { "synced_observers", 0 }, { "observers", zk.array() } }) end,
+}
+
+zk.command {
+  name = "system_properties", aliases = { "sysp" }, always = true,
+  json = function()
+    local keys, env = {}, {}
+    for _, kv in ipairs(zk.env()) do
+      if kv[2] then keys[#keys + 1] = kv[1]; env[kv[1]] = kv[2] end
+    end
+    table.sort(keys)
+    local o = zk.object()
+    for _, k in ipairs(keys) do o[k] = env[k] end
+    return o
+  end,
+}
+
+zk.command {
+  name = "voting_view",
+  json = function() return zk.object({ { "current_config", zk.object() } }) end,
+}
+
+zk.command {
+  name = "zabstate", always = true,
+  json = function()
+    local srv = zk.server()
+    local o = zk.object()
+    o.myid = 0
+    o.is_leader = false
+    o.quorum_address = zk.null
+    o.election_address = zk.null
+    o.client_address = zk.null
+    o.voting = false
+    o.last_zxid = "0x" .. hex(srv.zxid)
+    o.zab_epoch = srv.epoch
+    o.zab_counter = srv.counter
+    o.zabstate = ""
+    return o
+  end,
+}
