@@ -815,10 +815,15 @@ int server_start(struct server *srv, char *err, size_t errlen)
     server_take_snapshot(srv);
     if (srv->cfg->autopurge_purge_interval > 0)
         server_purge(srv);
-    /* Sessions restored from the log get a full timeout from now. */
+    /* Sessions restored from the log get a full timeout from now. New ids
+     * must not collide with them: the clock the id seed comes from restarts
+     * at boot, so start above the highest restored id of this server. */
     for (size_t b = 0; b < srv->session_nbuckets; b++)
-        for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next)
+        for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next) {
             server_session_touch(srv, s);
+            if ((uint64_t)s->id >> 56 == (uint64_t)srv->server_id && s->id >= srv->next_session_id)
+                srv->next_session_id = s->id + 1;
+        }
 
     rc = plugin_start(srv->transport, err, errlen);
     if (rc < 0)
