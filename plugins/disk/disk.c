@@ -1,23 +1,29 @@
 /*
  * disk: durable storage (struct zkp_storage_ops) that keeps the transaction
- * log in ZooKeeper 3.8's own file format, so a dataDir can move between this
- * server and ZooKeeper. The byte layout and reading rules are documented at
- * the top of disk_log.c; group commit is described in disk_sync.c.
+ * log and the snapshots in ZooKeeper 3.8's own file formats, so a dataDir can
+ * move between this server and ZooKeeper in either direction. The log format
+ * is documented at the top of disk_log.c, snapshots at the top of
+ * disk_snap.c, epoch files at the top of disk_epoch.c; group commit is
+ * described in disk_sync.c, purge rules in disk_purge.c.
  *
  * Design notes:
  * - Configuration (zoo.cfg): dataDir (required), dataLogDir (default
  *   dataDir), forceSync (default yes), preAllocSize (KiB, default 65536),
- *   snapCount (default 100000, at least 2). Logs live in
- *   <dataLogDir>/version-2, created at start when missing.
- * - restore replays every log file in zxid order. Snapshots are not
- *   implemented yet: a snapshot.* file in <dataDir>/version-2 makes restore
- *   fail with a message saying so, rather than replaying a log whose older
- *   part may have been purged. snapshot_open returns -ENOTSUP; purge keeps
- *   everything (every log is needed while there is no snapshot).
+ *   snapCount (default 100000, at least 2), snapshot.compression.method
+ *   (empty or gz; snappy is refused at init). Logs live in
+ *   <dataLogDir>/version-2, snapshots in <dataDir>/version-2; both are
+ *   created at start when missing.
+ * - restore offers the newest snapshot that passes the validity check to
+ *   the core, then the next older one whenever the core refuses one (up to
+ *   100, as FileSnap.deserialize), then replays every logged txn above the
+ *   accepted snapshot's zxid. Snapshot files exist but none accepted: error.
  * - After restore, appends continue at the end of the last log file (after
  *   cutting a torn tail there); a roll opens a new file.
- * - Threads: the loop thread runs every op; the sync thread only fsyncs
- *   (disk_sync.c).
+ * - Snapshot writing (disk_snap.c) is fork-safe: the four snapshot ops use
+ *   no lock, no thread, no host service, only immutable fields of the state
+ *   (snap_dir, codec), so the core may call them in a forked child.
+ * - Threads: the loop thread runs every other op; the sync thread only
+ *   fsyncs (disk_sync.c).
  *
  * Entry points: the descriptor's init/start/stop/fini and disk_ops.
  */
@@ -31,30 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------- */
 /* Ops                                                                        */
-
-/* Returns 1 and names the file when <dataDir>/version-2 holds a snapshot. */
-static int disk_find_snapshot(struct disk_state *st, char *name, size_t namelen)
-{
-    DIR *d = opendir(st->snap_dir);
-    if (d == NULL)
-        return 0;
-    struct dirent *e;
-    int found = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "snapshot.", 9) == 0) {
-            snprintf(name, namelen, "%s/%s", st->snap_dir, e->d_name);
-            found = 1;
-            break;
-        }
-    }
-    closedir(d);
-    return found;
-}
 
 struct disk_restore_ctx {
     const struct zkp_restore_sink *sink;
@@ -68,6 +56,90 @@ static int disk_restore_txn(void *arg, int64_t zxid, const uint8_t *txn, size_t 
     return rc > 0 ? -EIO : rc;
 }
 
+/* Removes temporaries of snapshots that were being written when the server
+ * stopped (nothing writes snapshots before restore). */
+static void disk_remove_snapshot_temps(struct disk_state *st)
+{
+    DIR *d = opendir(st->snap_dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, DISK_SNAP_TMP_PREFIX, strlen(DISK_SNAP_TMP_PREFIX)) != 0 ||
+            n < 4 || strcmp(e->d_name + n - 4, ".tmp") != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", st->snap_dir, e->d_name);
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            st->host->log(st->host, ZKP_LOG_WARN, "%s: removed an unfinished snapshot", path);
+    }
+    closedir(d);
+}
+
+/* Offers snapshots newest first until the core accepts one. Sets *zxid to
+ * its zxid, or -1 when there is no snapshot at all. */
+static int disk_restore_snapshot(struct disk_state *st, const struct zkp_restore_sink *sink,
+                                 void *arg, int64_t *zxid, char *err, size_t errlen)
+{
+    *zxid = -1;
+    struct disk_file *snaps;
+    size_t n;
+    int rc = disk_dir_list(st->snap_dir, DISK_FILE_SNAPSHOT, &snaps, &n, err, errlen);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        disk_files_free(snaps, n);
+        return 0;
+    }
+    if (sink->size < offsetof(struct zkp_restore_sink, snapshot) + sizeof sink->snapshot ||
+        sink->snapshot == NULL) {
+        snprintf(err, errlen, "restore: %s holds snapshots but the core gave no snapshot "
+                 "callback", st->snap_dir);
+        disk_files_free(snaps, n);
+        return -EINVAL;
+    }
+    int tried = 0;
+    for (size_t i = n; i-- > 0 && tried < DISK_SNAP_CANDIDATES;) {
+        char why[512];
+        int valid = disk_snap_looks_valid(snaps[i].path, why, sizeof why);
+        if (valid != 1) {
+            st->host->log(st->host, ZKP_LOG_WARN, "skipping snapshot: %s", why);
+            continue;
+        }
+        tried++;
+        uint8_t *body;
+        size_t len;
+        rc = disk_snap_read(snaps[i].path, &body, &len, why, sizeof why);
+        if (rc < 0) {
+            st->host->log(st->host, ZKP_LOG_WARN, "snapshot unreadable, trying an older one: %s",
+                          why);
+            continue;
+        }
+        st->host->log(st->host, ZKP_LOG_INFO, "reading snapshot %s (%zu bytes)", snaps[i].path,
+                      len);
+        rc = sink->snapshot(arg, snaps[i].name_zxid, body, len);
+        free(body);
+        if (rc < 0) {
+            st->host->log(st->host, ZKP_LOG_WARN,
+                          "%s: the core found the snapshot damaged (%d), trying an older one",
+                          snaps[i].path, rc);
+            continue;
+        }
+        *zxid = snaps[i].name_zxid;
+        disk_files_free(snaps, n);
+        return 0;
+    }
+    snprintf(err, errlen,
+             "restore: not able to find a valid snapshot in %s (%zu snapshot files, %d tried); "
+             "see the warnings above",
+             st->snap_dir, n, tried);
+    disk_files_free(snaps, n);
+    return -EBADMSG;
+}
+
 static int disk_restore(void *state, const struct zkp_restore_sink *sink, void *arg,
                         int64_t *last_zxid, char *err, size_t errlen)
 {
@@ -78,21 +150,24 @@ static int disk_restore(void *state, const struct zkp_restore_sink *sink, void *
         snprintf(err, errlen, "restore: incomplete restore sink");
         return -EINVAL;
     }
-    char snap[512];
-    if (disk_find_snapshot(st, snap, sizeof snap)) {
-        snprintf(err, errlen,
-                 "restore: %s: this build of the disk storage plugin cannot read snapshots "
-                 "yet; move the snapshots away or use a server that reads them",
-                 snap);
-        return -ENOTSUP;
-    }
-    struct disk_restore_ctx c = {.sink = sink, .arg = arg};
-    int rc = disk_log_walk(st, !st->scanned, 0, disk_restore_txn, &c, err, errlen);
+    disk_remove_snapshot_temps(st);
+    int64_t snap_zxid;
+    int rc = disk_restore_snapshot(st, sink, arg, &snap_zxid, err, errlen);
     if (rc < 0)
         return rc;
-    *last_zxid = st->last_zxid;
-    st->host->log(st->host, ZKP_LOG_INFO, "restored the txn log in %s up to zxid 0x%" PRIx64,
-                  st->log_dir, st->last_zxid);
+    struct disk_restore_ctx c = {.sink = sink, .arg = arg};
+    rc = disk_log_walk(st, !st->scanned, snap_zxid < 0 ? 0 : snap_zxid, disk_restore_txn, &c,
+                       err, errlen);
+    if (rc < 0)
+        return rc;
+    *last_zxid = st->last_zxid > snap_zxid ? st->last_zxid : snap_zxid;
+    if (snap_zxid >= 0)
+        st->host->log(st->host, ZKP_LOG_INFO,
+                      "restored snapshot 0x%" PRIx64 " and the txn log in %s up to zxid 0x%" PRIx64,
+                      snap_zxid, st->log_dir, *last_zxid);
+    else
+        st->host->log(st->host, ZKP_LOG_INFO, "restored the txn log in %s up to zxid 0x%" PRIx64,
+                      st->log_dir, *last_zxid);
     return 0;
 }
 
@@ -107,40 +182,76 @@ static int disk_sync(void *state, zkp_sync_cb cb, void *arg)
     return disk_sync_request(state, cb, arg);
 }
 
+/* The four snapshot ops may run in a forked child: they read only fields
+ * fixed at init (snap_dir, codec) and call nothing but disk_snap.c. A
+ * zkp_snapshot_writer is a struct disk_snap_writer. */
 static int disk_snapshot_open(void *state, int64_t zxid, zkp_snapshot_writer **out, char *err,
                               size_t errlen)
 {
-    *out = NULL;
-    snprintf(err, errlen, "snapshot 0x%" PRIx64 ": snapshots are not implemented in the disk "
-             "storage plugin yet", zxid);
-    return -ENOTSUP;
+    struct disk_state *st = state;
+    struct disk_snap_writer *w;
+    int rc = disk_snap_writer_open(st->snap_dir, zxid, st->codec, &w, err, errlen);
+    *out = rc == 0 ? (zkp_snapshot_writer *)w : NULL;
+    return rc;
 }
 
 static int disk_snapshot_write(zkp_snapshot_writer *w, const void *data, size_t len)
 {
-    return -ENOTSUP;
+    return disk_snap_writer_write((struct disk_snap_writer *)w, data, len);
 }
 
 static int disk_snapshot_commit(zkp_snapshot_writer *w, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "snapshots are not implemented in the disk storage plugin yet");
-    return -ENOTSUP;
+    return disk_snap_writer_commit((struct disk_snap_writer *)w, err, errlen);
 }
 
-static void disk_snapshot_abort(zkp_snapshot_writer *w) {}
+static void disk_snapshot_abort(zkp_snapshot_writer *w)
+{
+    disk_snap_writer_abort((struct disk_snap_writer *)w);
+}
 
 static int disk_truncate(void *state, int64_t zxid, char *err, size_t errlen)
 {
     return disk_log_truncate(state, zxid, err, errlen);
 }
 
+static void disk_purge_print(void *arg, const char *path)
+{
+    struct disk_state *st = arg;
+    st->host->log(st->host, ZKP_LOG_INFO, "purge: removed %s", path);
+}
+
 static int disk_purge(void *state, int retain, char *err, size_t errlen)
 {
-    if (retain < 1) {
-        snprintf(err, errlen, "purge: must retain at least 1 snapshot, asked for %d", retain);
-        return -EINVAL;
+    struct disk_state *st = state;
+    if (retain < 3) {
+        st->host->log(st->host, ZKP_LOG_WARN, "purge: retaining %d snapshots is below the "
+                      "minimum, keeping 3", retain);
+        retain = 3;
     }
-    /* Without snapshots every log file is still needed to rebuild the tree. */
+    int rc = disk_log_flush(st);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot write buffered entries: %s", st->cur_path,
+                 strerror(-rc));
+        return rc;
+    }
+    int64_t current = -1;
+    if (st->cur_path != NULL) {
+        const char *base = strrchr(st->cur_path, '/');
+        disk_log_name_zxid(base ? base + 1 : st->cur_path, &current);
+    }
+    rc = disk_purge_dirs(st->snap_dir, st->log_dir, retain, current, disk_purge_print, st, err,
+                         errlen);
+    if (rc <= 0)
+        return rc;
+    /* The log now starts at the first file left. */
+    struct disk_file *logs;
+    size_t n;
+    if (disk_log_list(st, &logs, &n, err, errlen) == 0) {
+        if (n > 0 && st->first_zxid != 0 && logs[0].name_zxid > st->first_zxid)
+            st->first_zxid = logs[0].name_zxid;
+        disk_files_free(logs, n);
+    }
     return 0;
 }
 
@@ -192,6 +303,9 @@ static const struct zkp_storage_ops disk_ops = {
     .truncate = disk_truncate,
     .purge = disk_purge,
     .read_log = disk_read_log,
+    /* The snapshot writer only writes files (docs/storage.md): the core may
+     * run it in a forked child. */
+    .flags = ZKP_STORAGE_SNAPSHOT_FORK_SAFE,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -269,6 +383,27 @@ static int disk_init(const struct zkp_host *host, void **state, char *err, size_
         snprintf(err, errlen, "snapCount: expected a number");
         return -EINVAL;
     }
+    const char *method = NULL;
+    if (host->config_string(host, "snapshot.compression.method", "", &method) < 0) {
+        snprintf(err, errlen, "snapshot.compression.method: invalid value");
+        return -EINVAL;
+    }
+    enum disk_codec codec;
+    if (method == NULL || method[0] == '\0') {
+        codec = DISK_CODEC_PLAIN;
+    } else if (strcasecmp(method, "gz") == 0) {
+        codec = DISK_CODEC_GZIP;
+    } else if (strcasecmp(method, "snappy") == 0) {
+        snprintf(err, errlen, "snapshot.compression.method=snappy: the disk storage plugin "
+                 "cannot write snappy snapshots (it reads them); use gz or leave it empty");
+        return -ENOTSUP;
+    } else {
+        /* ZooKeeper's SnapStream falls back to uncompressed snapshots. */
+        host->log(host, ZKP_LOG_WARN,
+                  "snapshot.compression.method=%s: unknown method, snapshots are not "
+                  "compressed", method);
+        codec = DISK_CODEC_PLAIN;
+    }
     if (snap_count < 2) {
         host->log(host, ZKP_LOG_WARN, "snapCount %" PRId64 " is below the minimum, using 2",
                   snap_count);
@@ -284,6 +419,7 @@ static int disk_init(const struct zkp_host *host, void **state, char *err, size_
     st->force_sync = force_sync;
     st->prealloc = prealloc_kb * 1024;
     st->snap_count = snap_count;
+    st->codec = codec;
     st->rng = host->now_ns(host) | 1;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
@@ -306,7 +442,7 @@ static int disk_init(const struct zkp_host *host, void **state, char *err, size_
     return 0;
 }
 
-/* mkdir -p for the last two levels (dataLogDir and version-2). */
+/* mkdir for one level (dataDir or dataLogDir, then version-2 below it). */
 static int disk_mkdir(const char *path, char *err, size_t errlen)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST) {
@@ -327,6 +463,10 @@ static int disk_start(void *state, char *err, size_t errlen)
     int rc = disk_mkdir(st->log_root, err, errlen);
     if (rc == 0)
         rc = disk_mkdir(st->log_dir, err, errlen);
+    if (rc == 0)
+        rc = disk_mkdir(st->data_dir, err, errlen);
+    if (rc == 0)
+        rc = disk_mkdir(st->snap_dir, err, errlen);
     if (rc < 0)
         return rc;
     st->dir_fd = open(st->log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -340,10 +480,10 @@ static int disk_start(void *state, char *err, size_t errlen)
         return rc;
     st->started = 1;
     st->host->log(st->host, ZKP_LOG_INFO,
-                  "txn log in %s (forceSync=%s, preAllocSize=%" PRId64 " KiB, snapCount=%" PRId64
-                  ")",
-                  st->log_dir, st->force_sync ? "yes" : "no", st->prealloc / 1024,
-                  st->snap_count);
+                  "txn log in %s, snapshots in %s (forceSync=%s, preAllocSize=%" PRId64
+                  " KiB, snapCount=%" PRId64 ", snapshot.compression.method=%s)",
+                  st->log_dir, st->snap_dir, st->force_sync ? "yes" : "no", st->prealloc / 1024,
+                  st->snap_count, st->codec == DISK_CODEC_GZIP ? "gz" : "none");
     return 0;
 }
 

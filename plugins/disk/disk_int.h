@@ -1,7 +1,9 @@
 /*
  * disk storage plugin, private declarations shared by disk.c (plugin
  * lifecycle and ops), disk_log.c (the txn log files) and disk_sync.c (the
- * group-commit thread). Not included from outside plugins/disk.
+ * group-commit thread). Host-free format code (log reading, snapshots,
+ * purge, epochs) is declared in disk_fmt.h. Not included from outside
+ * plugins/disk.
  *
  * Threads: every field is owned by the loop thread unless it is listed under
  * "shared with the sync thread", which are read and written only with mu held.
@@ -14,12 +16,9 @@
 #include <stdint.h>
 #include <zkplug/plugin.h>
 
-#define DISK_LOG_MAGIC 0x5a4b4c47u /* "ZKLG" */
-#define DISK_LOG_VERSION 2
-#define DISK_LOG_HEADER_SIZE 16
-#define DISK_ENTRY_OVERHEAD 13 /* checksum 8 + length 4 + 'B' 1 */
-#define DISK_EOR 0x42          /* 'B' */
-#define DISK_TXN_HEADER_MIN 20 /* clientId 8 + cxid 4 + zxid 8 */
+#include "disk_fmt.h"
+
+#define DISK_SNAP_CANDIDATES 100 /* snapshots tried at restore, as FileSnap */
 #define DISK_PAD_SLACK 4096    /* FilePadding: extend when within 4 KiB of the end */
 #define DISK_WRITE_BUFFER (64 * 1024)
 
@@ -32,12 +31,6 @@ struct disk_sync_req {
     void *arg;
 };
 
-/* One log file found in the log directory. */
-struct disk_file {
-    char *path;
-    int64_t name_zxid; /* from log.<hex> */
-};
-
 struct disk_state {
     const struct zkp_host *host;
     char *data_dir;  /* dataDir */
@@ -47,6 +40,7 @@ struct disk_state {
     int force_sync;
     int64_t prealloc;   /* bytes, <= 0: no preallocation */
     int64_t snap_count; /* >= 2 */
+    enum disk_codec codec; /* snapshot.compression.method; fixed after init */
     int dir_fd;         /* log_dir, for fsync after creating or removing files */
     int started;
 
@@ -105,9 +99,6 @@ struct disk_state {
  * (free with disk_files_free). */
 int disk_log_list(struct disk_state *st, struct disk_file **out, size_t *n, char *err,
                   size_t errlen);
-void disk_files_free(struct disk_file *files, size_t n);
-
-typedef int (*disk_entry_fn)(void *arg, int64_t zxid, const uint8_t *txn, size_t len);
 
 /* Walks the whole log. With repair (start-up, first scan), a torn tail of
  * the last file is cut off and the log end is set up for appends; without,

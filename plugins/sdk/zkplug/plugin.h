@@ -212,7 +212,15 @@ struct zkp_storage_ops {
      * appends may share one sync (group commit). */
     int (*sync)(void *state, zkp_sync_cb cb, void *arg);
     /* Snapshots: open a writer for the tree as of zxid, write the body in
-     * pieces, then commit (made durable and visible atomically) or abort. */
+     * pieces, then commit (made durable and visible atomically) or abort.
+     * Fork safety (with ZKP_STORAGE_SNAPSHOT_FORK_SAFE): the core may call
+     * these four in a child process it forked for a background save, while
+     * other threads of the parent (the plugin's own included) held locks.
+     * They must then take no lock, must not use or wait for the plugin's
+     * threads, must not post to the loop, and may call no host service except
+     * log; they may read only plugin state that is fixed once init has
+     * returned. The writer belongs to the process that opened it, which
+     * commits or aborts it. */
     int (*snapshot_open)(void *state, int64_t zxid, zkp_snapshot_writer **out,
                          char *err, size_t errlen);
     int (*snapshot_write)(zkp_snapshot_writer *w, const void *data, size_t len);
