@@ -191,7 +191,6 @@ static void server_release_held(struct server *srv)
 static void server_sync_done(void *arg, int status, int64_t durable_zxid)
 {
     struct server *srv = arg;
-    srv->sync_in_flight = false;
     if (status < 0) {
         log_error("storage could not make txns durable (%s); stopping: no write may be acknowledged",
                   strerror(-status));
@@ -227,8 +226,11 @@ static void server_before_sleep(void *arg)
     struct server *srv = arg;
     if (srv->npaused > 0)
         server_resume_paused(srv);
-    if (srv->appended_zxid > srv->durable_zxid && !srv->sync_in_flight && !srv->stopping) {
-        srv->sync_in_flight = true;
+    /* A new sync may start while an earlier one is still running: the storage
+     * coalesces them, so writes that arrive during an fsync ride the next one
+     * instead of waiting for the first to come back. */
+    if (srv->appended_zxid > srv->sync_requested_zxid && !srv->stopping) {
+        srv->sync_requested_zxid = srv->appended_zxid;
         int rc = srv->sops->sync(srv->storage->state, server_sync_done, srv);
         if (rc < 0)
             server_sync_done(srv, rc, 0);
@@ -807,7 +809,7 @@ int server_start(struct server *srv, char *err, size_t errlen)
     }
     if (last > srv->last_zxid)
         srv->last_zxid = last;
-    srv->appended_zxid = srv->durable_zxid = srv->last_zxid;
+    srv->appended_zxid = srv->durable_zxid = srv->sync_requested_zxid = srv->last_zxid;
     server_remove_orphan_ephemerals(srv);
     server_schedule_snapshot(srv);
     /* As ZooKeeper does at start: a snapshot of the restored state, so the

@@ -119,7 +119,7 @@ struct server {
     int64_t last_zxid;     /* applied */
     int64_t appended_zxid; /* given to storage */
     int64_t durable_zxid;  /* reported durable by storage */
-    bool sync_in_flight;
+    int64_t sync_requested_zxid; /* highest zxid a sync was asked for */
     struct held_reply *held_head, *held_tail;
     size_t nheld;
 
