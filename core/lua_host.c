@@ -1202,6 +1202,8 @@ static void luahost_on_sighup(void *arg, int fd, unsigned events)
         got = true;
     if (!got)
         return;
+    if (log_reopen() < 0)
+        log_error("SIGHUP: cannot reopen the log file %s", log_file_path());
     char err[512];
     if (luahost_reload(h, err, sizeof err) < 0)
         log_error("lua: SIGHUP: scripts not reloaded, the previous ones stay: %s", err);

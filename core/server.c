@@ -26,6 +26,7 @@
 #include "lua_host.h"
 #include "registry.h"
 #include "snapshot.h"
+#include "stall.h"
 #include "txn.h"
 
 static struct server *server_signal_target;
@@ -974,7 +975,9 @@ int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
     sa.sa_handler = server_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    stall_start(srv.loop, &cfg);
     rc = loop_run(srv.loop);
+    stall_stop();
     if (rc < 0)
         log_error("event loop failed: %s", strerror(-rc));
     log_info("shutting down");

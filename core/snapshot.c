@@ -60,22 +60,10 @@ static int64_t snapshot_acl_id(const struct tree *t, uint32_t ref)
     return ref == TREE_ACL_OPEN ? -1 : t->acls[ref - 1].id;
 }
 
-static int snapshot_write_node(void *arg, struct znode *z)
+static void snapshot_write_node(struct snapshot_out *o, const struct znode *z, size_t path_len)
 {
-    struct snapshot_out *o = arg;
     jute_writer *w = &o->w;
-    size_t len = z->parent ? tree_node_path(z, NULL, 0) : 0;
-    if (len + 1 > o->path_cap) {
-        size_t cap = (len + 1) * 2;
-        char *p = realloc(o->path, cap);
-        if (p == NULL)
-            return -ENOMEM;
-        o->path = p;
-        o->path_cap = cap;
-    }
-    if (z->parent)
-        tree_node_path(z, o->path, o->path_cap);
-    jute_write_bytes(w, o->path, (int32_t)len);
+    jute_write_bytes(w, o->path, (int32_t)path_len);
     jute_write_bytes(w, z->data_null ? NULL : (z->data ? (const void *)z->data : ""), (int32_t)z->data_len);
     jute_write_long(w, snapshot_acl_id(o->t, z->acl));
     jute_write_long(w, z->czxid);
@@ -89,6 +77,59 @@ static int snapshot_write_node(void *arg, struct znode *z)
     jute_write_long(w, z->pzxid);
     if (w->len >= SNAPSHOT_CHUNK)
         snapshot_out_flush(o);
+}
+
+struct snapshot_frame {
+    const struct znode *z;
+    uint32_t next_child;
+    size_t path_len;
+};
+
+/* Pre-order walk keeping the current path in o->path, so each node's path
+ * costs one append instead of a walk up to the root. */
+static int snapshot_write_nodes(struct snapshot_out *o, const struct znode *root)
+{
+    size_t cap = 64, n = 0;
+    struct snapshot_frame *stack = malloc(cap * sizeof *stack);
+    if (stack == NULL || (o->path == NULL && (o->path = malloc(o->path_cap = 4096)) == NULL)) {
+        free(stack);
+        return -ENOMEM;
+    }
+    snapshot_write_node(o, root, 0);
+    stack[n++] = (struct snapshot_frame){root, 0, 0};
+    while (n > 0 && o->error == 0) {
+        struct snapshot_frame *f = &stack[n - 1];
+        if (f->next_child >= f->z->nchildren) {
+            n--;
+            continue;
+        }
+        const struct znode *c = f->z->children[f->next_child++];
+        size_t len = f->path_len + 1 + c->name_len;
+        if (len + 1 > o->path_cap) {
+            size_t pc = (len + 1) * 2;
+            char *p = realloc(o->path, pc);
+            if (p == NULL) {
+                free(stack);
+                return -ENOMEM;
+            }
+            o->path = p;
+            o->path_cap = pc;
+        }
+        o->path[f->path_len] = '/';
+        memcpy(o->path + f->path_len + 1, c->name, c->name_len);
+        snapshot_write_node(o, c, len);
+        if (n == cap) {
+            cap *= 2;
+            struct snapshot_frame *st = realloc(stack, cap * sizeof *st);
+            if (st == NULL) {
+                free(stack);
+                return -ENOMEM;
+            }
+            stack = st;
+        }
+        stack[n++] = (struct snapshot_frame){c, 0, len};
+    }
+    free(stack);
     return o->error;
 }
 
@@ -122,7 +163,7 @@ int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
             snapshot_out_flush(&o);
     }
 
-    int rc = tree_walk(t->root, snapshot_write_node, &o);
+    int rc = snapshot_write_nodes(&o, t->root);
     if (rc < 0 && o.error == 0)
         o.error = rc;
     jute_write_string(w, "/");
@@ -328,9 +369,10 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
             goto fail;
         }
         tree_acl_ref(t, ref);
-        node = tree_insert(t, parent, (const char *)path.ptr + slash, (size_t)path.len - slash,
-                           nd.len >= 0 ? (nd.ptr ? nd.ptr : (const uint8_t *)"") : NULL,
-                           nd.len > 0 ? (size_t)nd.len : 0, ref, &st);
+        node = tree_insert_path(t, parent, (const char *)path.ptr + slash, (size_t)path.len - slash,
+                                (const char *)path.ptr, (size_t)path.len,
+                                nd.len >= 0 ? (nd.ptr ? nd.ptr : (const uint8_t *)"") : NULL,
+                                nd.len > 0 ? (size_t)nd.len : 0, ref, &st);
         if (node == NULL) {
             tree_acl_unref(t, ref);
             snprintf(err, errlen, "out of memory");

@@ -372,6 +372,13 @@ static struct znode *tree_node_alloc(const char *name, size_t name_len, const ui
 struct znode *tree_insert(struct tree *t, struct znode *parent, const char *name, size_t name_len,
                           const uint8_t *data, size_t data_len, uint32_t acl_ref, const struct znode *st)
 {
+    return tree_insert_path(t, parent, name, name_len, NULL, 0, data, data_len, acl_ref, st);
+}
+
+struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char *name, size_t name_len,
+                               const char *path, size_t path_len, const uint8_t *data, size_t data_len,
+                               uint32_t acl_ref, const struct znode *st)
+{
     if (parent->nchildren == parent->children_cap) {
         uint32_t cap = parent->children_cap ? parent->children_cap * 2 : 2;
         struct znode **c = realloc(parent->children, cap * sizeof *c);
@@ -403,8 +410,13 @@ struct znode *tree_insert(struct tree *t, struct znode *parent, const char *name
     z->index_in_parent = parent->nchildren;
     parent->children[parent->nchildren++] = z;
     t->count++;
-    z->path_crc = tree_path_crc(z);
-    size_t path_len = tree_node_path(z, NULL, 0);
+    if (path) {
+        uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)path, (uInt)path_len);
+        z->path_crc = (uint32_t)(data_len ? crc32(crc, data, (uInt)data_len) : crc);
+    } else {
+        z->path_crc = tree_path_crc(z);
+        path_len = tree_node_path(z, NULL, 0);
+    }
     t->data_size += (int64_t)(path_len + data_len);
     tree_digest_add(t, z);
     enum tree_node_kind kind = tree_node_kind(t, z);

@@ -112,6 +112,11 @@ struct znode *tree_child(const struct tree *t, const struct znode *parent, const
 struct znode *tree_insert(struct tree *t, struct znode *parent, const char *name, size_t name_len,
                           const uint8_t *data, size_t data_len, uint32_t acl_ref,
                           const struct znode *stat_from);
+/* The same when the caller already has the node's full path (path_len bytes,
+ * not necessarily NUL-terminated): saves rebuilding it (snapshot load). */
+struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char *name, size_t name_len,
+                               const char *path, size_t path_len, const uint8_t *data, size_t data_len,
+                               uint32_t acl_ref, const struct znode *st);
 /* Remove a childless node (releases its ACL reference). */
 void tree_remove(struct tree *t, struct znode *node);
 /* Replace a node's data (digest maintained). -ENOMEM leaves it unchanged. */

@@ -197,8 +197,8 @@ static int txn_apply_create(struct server *srv, const struct proto_txn_header *h
     int32_t parent_cversion = txn->parent_cversion == -1 ? parent->cversion + 1 : txn->parent_cversion;
     int32_t old_cversion = parent->cversion;
     int64_t old_pzxid = parent->pzxid;
-    struct znode *node = tree_insert(t, parent, name, name_len, txn->data.ptr,
-                                     txn->data.len > 0 ? (size_t)txn->data.len : 0, acl, &st);
+    struct znode *node = tree_insert_path(t, parent, name, name_len, path, len, txn->data.ptr,
+                                          txn->data.len > 0 ? (size_t)txn->data.len : 0, acl, &st);
     if (node == NULL) {
         tree_acl_unref(t, acl);
         return ZK_SYSTEMERROR;
