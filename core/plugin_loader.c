@@ -31,6 +31,15 @@
  *     metrics    registered by the plugin are unregistered before fini, since
  *                their values live in plugin memory.
  *   fd watches are the plugin's own business: it unwatches in stop.
+ * - Network services (net_listen, net_connect, net_send, net_close, ABI 1.1)
+ *   go through one routed transport (plugin_loader_set_transport). Each
+ *   listener and connection opened through them gets a struct plugin_net
+ *   record that the transport sees as its context; the record forwards
+ *   events to the plugin while it is armed. net_close, net_unlisten and
+ *   plugin_stop disarm records, so nothing reaches a plugin after it closed a
+ *   handle or was stopped; a disarmed connection record lives on until the
+ *   transport's on_close (or failed on_connected) frees it, and records left
+ *   when the routed transport is unloaded are freed with it.
  * - Threads: everything here runs on the loop thread except the post service
  *   (plugin_host_post), which any plugin thread may call; it touches only the
  *   instance's refcounted token, whose fields are atomic.
@@ -124,6 +133,20 @@ struct plugin_loaded {
 };
 
 static struct plugin_hook *plugin_hooks; /* loop thread only */
+
+/* A listener or connection a plugin opened through the net_* services. */
+struct plugin_net {
+    struct plugin_net *prev, *next;     /* plugin_nets */
+    struct plugin_loaded *owner;        /* NULL once disarmed: events dropped */
+    struct plugin_instance *transport;  /* the transport that carries it */
+    struct zkp_transport_events events; /* the plugin's callbacks */
+    void *arg;                          /* the plugin's ctx or listen arg */
+    zkp_conn *conn;                     /* set for a connection */
+    zkp_listener *listener;             /* set for a listener */
+};
+
+static struct plugin_net *plugin_nets;             /* loop thread only */
+static struct plugin_instance *plugin_net_transport; /* routed transport */
 
 #define plugin_from_host(h)                                                                        \
     ((struct plugin_loaded *)(void *)((char *)(uintptr_t)(h) -                                     \
@@ -351,6 +374,299 @@ static int plugin_host_metric_register(const struct zkp_host *host, const char *
 static uint64_t plugin_host_now_ms(const struct zkp_host *host) { return loop_now_ms(); }
 static uint64_t plugin_host_now_ns(const struct zkp_host *host) { return loop_now_ns(); }
 
+/* ------------------------------------------------------------------------- */
+/* Network services through the routed transport (ABI 1.1)                   */
+
+static const struct zkp_transport_ops *plugin_net_ops(struct plugin_instance *t)
+{
+    return t ? t->desc->ops : NULL;
+}
+
+static struct plugin_net *plugin_net_new(struct plugin_loaded *owner,
+                                         const struct zkp_transport_events *events, void *arg)
+{
+    struct plugin_net *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return NULL;
+    n->owner = owner;
+    n->transport = plugin_net_transport;
+    if (events != NULL)
+        memcpy(&n->events, events,
+               events->size < sizeof n->events ? events->size : sizeof n->events);
+    n->events.size = sizeof n->events;
+    n->arg = arg;
+    n->next = plugin_nets;
+    if (plugin_nets)
+        plugin_nets->prev = n;
+    plugin_nets = n;
+    return n;
+}
+
+static void plugin_net_free(struct plugin_net *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        plugin_nets = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    free(n);
+}
+
+static size_t plugin_net_on_data(void *ctx, const uint8_t *data, size_t len, size_t *need)
+{
+    struct plugin_net *n = ctx;
+    if (n->owner == NULL)
+        return len; /* closed by the plugin: discard */
+    return n->events.on_data(n->arg, data, len, need);
+}
+
+static void plugin_net_on_close(void *ctx, enum zkp_close_reason reason)
+{
+    struct plugin_net *n = ctx;
+    if (n->owner != NULL)
+        n->events.on_close(n->arg, reason);
+    plugin_net_free(n);
+}
+
+static void plugin_net_on_connected(void *ctx, int status)
+{
+    struct plugin_net *n = ctx;
+    struct plugin_loaded *owner = n->owner;
+    if (status < 0) {
+        /* No on_close follows a failed connect. */
+        void *arg = n->arg;
+        void (*cb)(void *, int) = n->events.on_connected;
+        plugin_net_free(n);
+        if (owner != NULL)
+            cb(arg, status);
+        return;
+    }
+    if (owner != NULL)
+        n->events.on_connected(n->arg, status);
+}
+
+static void *plugin_net_on_accept(void *core_arg, zkp_conn *conn, const char *ip, int port)
+{
+    struct plugin_net *l = core_arg;
+    if (l->owner == NULL)
+        return NULL;
+    struct plugin_net *n = plugin_net_new(l->owner, &l->events, NULL);
+    if (n == NULL)
+        return NULL;
+    n->transport = l->transport;
+    n->conn = conn;
+    void *ctx = l->events.on_accept(l->arg, conn, ip, port);
+    if (ctx == NULL || n->owner == NULL) {
+        plugin_net_free(n);
+        return NULL;
+    }
+    n->arg = ctx;
+    return n;
+}
+
+static const struct zkp_transport_events plugin_net_events = {
+    .size = sizeof(struct zkp_transport_events),
+    .on_accept = plugin_net_on_accept,
+    .on_data = plugin_net_on_data,
+    .on_close = plugin_net_on_close,
+    .on_connected = plugin_net_on_connected,
+};
+
+static int plugin_host_net_listen(const struct zkp_host *host, const char *address, int port,
+                                  int backlog, const struct zkp_transport_events *events,
+                                  void *arg, zkp_listener **out, char *err, size_t errlen)
+{
+    struct plugin_loaded *p = plugin_from_host(host);
+    const struct zkp_transport_ops *ops = plugin_net_ops(plugin_net_transport);
+    *out = NULL;
+    if (ops == NULL) {
+        snprintf(err, errlen, "listen on %s:%d: no transport plugin to route through",
+                 address ? address : "", port);
+        return -ENOTSUP;
+    }
+    if (events == NULL ||
+        events->size < offsetof(struct zkp_transport_events, on_close) + sizeof events->on_close ||
+        events->on_accept == NULL || events->on_data == NULL || events->on_close == NULL) {
+        snprintf(err, errlen, "listen on %s:%d: incomplete transport events table",
+                 address ? address : "", port);
+        return -EINVAL;
+    }
+    struct plugin_net *n = plugin_net_new(p, events, arg);
+    if (n == NULL) {
+        snprintf(err, errlen, "listen on %s:%d: out of memory", address ? address : "", port);
+        return -ENOMEM;
+    }
+    int rc = ops->listen(plugin_net_transport->state, address, port, backlog, &plugin_net_events,
+                         n, &n->listener, err, errlen);
+    if (rc < 0) {
+        plugin_net_free(n);
+        return rc;
+    }
+    *out = n->listener;
+    return 0;
+}
+
+static struct plugin_net *plugin_net_find(struct plugin_loaded *p, const void *conn,
+                                          const void *listener)
+{
+    for (struct plugin_net *n = plugin_nets; n != NULL; n = n->next)
+        if (n->owner == p && ((conn && n->conn == conn) || (listener && n->listener == listener)))
+            return n;
+    return NULL;
+}
+
+static void plugin_host_net_unlisten(const struct zkp_host *host, zkp_listener *listener)
+{
+    struct plugin_net *n = plugin_net_find(plugin_from_host(host), NULL, listener);
+    if (n == NULL)
+        return;
+    plugin_net_ops(n->transport)->unlisten(n->transport->state, listener);
+    plugin_net_free(n);
+}
+
+static int plugin_host_net_connect(const struct zkp_host *host, const char *address, int port,
+                                   int timeout_ms, const struct zkp_transport_events *events,
+                                   void *ctx, zkp_conn **out, char *err, size_t errlen)
+{
+    struct plugin_loaded *p = plugin_from_host(host);
+    const struct zkp_transport_ops *ops = plugin_net_ops(plugin_net_transport);
+    *out = NULL;
+    if (ops == NULL || ops->size < offsetof(struct zkp_transport_ops, connect) + sizeof ops->connect ||
+        ops->connect == NULL) {
+        snprintf(err, errlen, "connect to %s:%d: %s", address ? address : "", port,
+                 ops ? "the transport plugin cannot connect out (ABI 1.0)"
+                     : "no transport plugin to route through");
+        return -ENOTSUP;
+    }
+    if (events == NULL ||
+        events->size < offsetof(struct zkp_transport_events, on_connected) +
+                           sizeof events->on_connected ||
+        events->on_data == NULL || events->on_close == NULL || events->on_connected == NULL) {
+        snprintf(err, errlen, "connect to %s:%d: incomplete transport events table",
+                 address ? address : "", port);
+        return -EINVAL;
+    }
+    struct plugin_net *n = plugin_net_new(p, events, ctx);
+    if (n == NULL) {
+        snprintf(err, errlen, "connect to %s:%d: out of memory", address ? address : "", port);
+        return -ENOMEM;
+    }
+    int rc = ops->connect(plugin_net_transport->state, address, port, timeout_ms,
+                          &plugin_net_events, n, &n->conn, err, errlen);
+    if (rc < 0) {
+        plugin_net_free(n);
+        return rc;
+    }
+    *out = n->conn;
+    return 0;
+}
+
+static int plugin_host_net_send(const struct zkp_host *host, zkp_conn *conn, const void *data,
+                                size_t len)
+{
+    struct plugin_net *n = plugin_net_find(plugin_from_host(host), conn, NULL);
+    if (n == NULL)
+        return -EPIPE;
+    return plugin_net_ops(n->transport)->send(conn, data, len);
+}
+
+static void plugin_host_net_close(const struct zkp_host *host, zkp_conn *conn, int flush)
+{
+    struct plugin_net *n = plugin_net_find(plugin_from_host(host), conn, NULL);
+    if (n == NULL)
+        return;
+    n->owner = NULL; /* freed by the transport's on_close */
+    plugin_net_ops(n->transport)->close(conn, flush);
+}
+
+/* Closes every listener and connection p opened; no event reaches p after. */
+static void plugin_net_disarm(struct plugin_loaded *p)
+{
+    struct plugin_net *n = plugin_nets;
+    while (n != NULL) {
+        struct plugin_net *next = n->next;
+        if (n->owner == p) {
+            n->owner = NULL;
+            if (n->listener != NULL) {
+                plugin_net_ops(n->transport)->unlisten(n->transport->state, n->listener);
+                plugin_net_free(n);
+            } else {
+                plugin_net_ops(n->transport)->close(n->conn, 0);
+            }
+        }
+        n = next;
+    }
+}
+
+/* The routed transport is going away: it calls nothing back any more. */
+static void plugin_net_forget_transport(struct plugin_instance *t)
+{
+    struct plugin_net *n = plugin_nets;
+    while (n != NULL) {
+        struct plugin_net *next = n->next;
+        if (n->transport == t)
+            plugin_net_free(n);
+        n = next;
+    }
+    if (plugin_net_transport == t)
+        plugin_net_transport = NULL;
+}
+
+void plugin_loader_set_transport(struct plugin_instance *transport)
+{
+    plugin_net_transport = transport;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Ensemble services (ABI 1.1)                                                */
+
+static int64_t plugin_host_my_id(const struct zkp_host *host)
+{
+    const struct zk_config *cfg = plugin_from_host(host)->pub.config;
+    return cfg ? cfg->myid : 0;
+}
+
+static int plugin_host_server_get(const struct zkp_host *host, size_t index,
+                                  struct zkp_server *out)
+{
+    const struct zk_config *cfg = plugin_from_host(host)->pub.config;
+    if (cfg == NULL || index >= cfg->nservers || out == NULL)
+        return -ENOENT;
+    const struct config_server *cs = &cfg->servers[index];
+    struct zkp_server s = {
+        .size = sizeof s,
+        .id = cs->id,
+        .host = cs->host,
+        .quorum_port = cs->quorum_port,
+        .election_port = cs->election_port,
+        .observer = cs->type == CONFIG_OBSERVER,
+        .client_host = cs->client_host,
+        .client_port = cs->client_port,
+    };
+    uint32_t size = out->size < sizeof s ? out->size : (uint32_t)sizeof s;
+    memcpy(out, &s, size);
+    out->size = size;
+    return 0;
+}
+
+static int plugin_host_config_entry(const struct zkp_host *host, const char *prefix, size_t index,
+                                    const char **key, const char **value)
+{
+    const struct zk_config *cfg = plugin_from_host(host)->pub.config;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (size_t i = 0; cfg != NULL && i < cfg->nentries; i++) {
+        if (plen > 0 && strncmp(cfg->entries[i].key, prefix, plen) != 0)
+            continue;
+        if (index-- == 0) {
+            *key = cfg->entries[i].key;
+            *value = cfg->entries[i].value;
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static const struct zkp_host plugin_host_template = {
     .size = sizeof(struct zkp_host),
     .abi_major = ZKP_ABI_MAJOR,
@@ -369,6 +685,14 @@ static const struct zkp_host plugin_host_template = {
     .now_ms = plugin_host_now_ms,
     .now_ns = plugin_host_now_ns,
     .core = NULL,
+    .net_listen = plugin_host_net_listen,
+    .net_unlisten = plugin_host_net_unlisten,
+    .net_connect = plugin_host_net_connect,
+    .net_send = plugin_host_net_send,
+    .net_close = plugin_host_net_close,
+    .my_id = plugin_host_my_id,
+    .server_get = plugin_host_server_get,
+    .config_entry = plugin_host_config_entry,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -724,6 +1048,7 @@ void plugin_stop(struct plugin_instance *pi)
     struct plugin_loaded *p = (struct plugin_loaded *)pi;
     pi->desc->stop(pi->state);
     pi->started = 0;
+    plugin_net_disarm(p);
     /* Posts queued before or during stop are dropped from now on. */
     atomic_fetch_add(&p->token->generation, 1);
 }
@@ -734,6 +1059,8 @@ void plugin_unload(struct plugin_instance *pi)
         return;
     struct plugin_loaded *p = (struct plugin_loaded *)pi;
     plugin_stop(pi);
+    plugin_net_disarm(p); /* a plugin that failed to start may have opened some */
+    plugin_net_forget_transport(pi);
     if (pi->initialized) {
         plugin_release(p);
         pi->desc->fini(pi->state);

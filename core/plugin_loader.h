@@ -4,6 +4,9 @@
  * struct size, kind, name, lifecycle functions, ops table and its size), builds
  * the zkp_host service table for it, and drives init/start/stop/fini.
  *
+ * Network host services (net_listen, net_connect, ...) go through the
+ * transport chosen with plugin_loader_set_transport.
+ *
  * Every failure returns a negative errno and one line in err naming the file
  * and the reason, e.g. "plugins/tcp.so: wrong kind: storage plugin where a
  * transport plugin is needed".
@@ -43,5 +46,10 @@ void plugin_unload(struct plugin_instance *p);
 static inline const void *plugin_ops(const struct plugin_instance *p) { return p->desc->ops; }
 
 const char *plugin_kind_name(enum zkp_kind kind);
+
+/* Routes the net_* host services of every plugin through this transport
+ * instance (started, ABI 1.1 connect for net_connect), or through none with
+ * NULL. Loop thread. Unloading that instance resets the route to none. */
+void plugin_loader_set_transport(struct plugin_instance *transport);
 
 #endif

@@ -31,6 +31,16 @@
  *   IPv6 peers count as their IPv4 address.
  * - stop() closes every connection and listener silently: no callback into
  *   the core runs after it returns.
+ * - Connecting out (connect, ABI 1.1): a non-blocking connect whose
+ *   connection starts CONNECTING, watched for writability only; the first
+ *   writable or error event reads SO_ERROR and either reports
+ *   on_connected(ctx, 0) and starts reading, or fails. Failures (an
+ *   immediate refusal, an error, the timeout timer) close the connection
+ *   the normal way and the hook reports on_connected(ctx, -errno) instead of
+ *   on_close. Bytes sent while connecting wait in the queue; a close while
+ *   connecting drops them and ends with on_close. Outbound connections are
+ *   not counted against the per-IP client limit. Host names are resolved
+ *   with getaddrinfo on the loop thread (numeric addresses never block).
  *
  * Entry points: the descriptor's init/start/stop/fini and tcp_ops.
  */
@@ -69,7 +79,12 @@ enum {
     TCP_CONN_DEAD = 0x20,      /* fd closed, on st->dead, on_close pending */
     TCP_CONN_SILENT = 0x40,    /* refused by on_accept: no on_close */
     TCP_CONN_REDELIVER = 0x80, /* resumed with bytes buffered: offer them again */
+    TCP_CONN_CONNECTING = 0x100,     /* outbound, connect not finished */
+    TCP_CONN_OUTBOUND = 0x200,       /* made by connect: no per-IP count */
+    TCP_CONN_CONNECT_FAILED = 0x400, /* report on_connected(status) instead of on_close */
 };
+
+#define TCP_CONNECT_TIMEOUT_MS 5000
 
 struct tcp_ip {
     int family;
@@ -108,6 +123,10 @@ struct zkp_conn {
     size_t out_bytes;
     uint64_t linger_timer;
     struct tcp_ip ip;
+    /* outbound (ABI 1.1) */
+    void (*on_connected)(void *ctx, int status);
+    int connect_status;
+    uint64_t connect_timer;
 };
 
 struct zkp_listener {
@@ -248,9 +267,11 @@ static void tcp_conn_update_events(struct zkp_conn *c)
     if (c->fd < 0)
         return;
     unsigned want = 0;
-    if (!(c->flags & (TCP_CONN_CLOSING | TCP_CONN_PAUSED)))
+    if (c->flags & TCP_CONN_CONNECTING)
+        want = (c->flags & TCP_CONN_CLOSING) ? 0 : ZKP_EV_WRITE;
+    else if (!(c->flags & (TCP_CONN_CLOSING | TCP_CONN_PAUSED)))
         want |= ZKP_EV_READ;
-    if (c->flags & TCP_CONN_WANT_WRITE)
+    if ((c->flags & TCP_CONN_WANT_WRITE) && !(c->flags & TCP_CONN_CONNECTING))
         want |= ZKP_EV_WRITE;
     if (want == c->events)
         return;
@@ -303,7 +324,7 @@ static void tcp_conn_begin_close(struct zkp_conn *c, enum zkp_close_reason reaso
     if (!(c->flags & TCP_CONN_CLOSING)) {
         c->flags |= TCP_CONN_CLOSING;
         c->reason = reason;
-        if (flush)
+        if (flush && !(c->flags & TCP_CONN_CONNECTING))
             c->flags |= TCP_CONN_FLUSH;
         if (c->rbuf)
             tcp_conn_free_rbuf(c);
@@ -334,11 +355,16 @@ static void tcp_conn_close_fd(struct zkp_conn *c)
         st->host->timer_cancel(st->host, c->linger_timer);
         c->linger_timer = 0;
     }
+    if (c->connect_timer) {
+        st->host->timer_cancel(st->host, c->connect_timer);
+        c->connect_timer = 0;
+    }
     st->host->fd_unwatch(st->host, c->fd);
     close(c->fd);
     c->fd = -1;
     st->connections--;
-    tcp_ip_remove(st, &c->ip);
+    if (!(c->flags & TCP_CONN_OUTBOUND))
+        tcp_ip_remove(st, &c->ip);
     if (c->rbuf)
         tcp_conn_free_rbuf(c);
     tcp_conn_drop_output(c);
@@ -522,11 +548,59 @@ static void tcp_conn_redeliver(struct zkp_conn *c)
     tcp_conn_compact(c, used, need);
 }
 
+/* An outbound connection failed before it was established. */
+static void tcp_conn_connect_fail(struct zkp_conn *c, int err)
+{
+    if (c->flags & (TCP_CONN_CLOSING | TCP_CONN_DEAD))
+        return; /* closed by the core first: on_close reports it */
+    c->flags |= TCP_CONN_CONNECT_FAILED;
+    c->connect_status = -err;
+    tcp_conn_begin_close(c, ZKP_CLOSE_ERROR, 0);
+}
+
+static void tcp_conn_connect_expired(void *arg)
+{
+    struct zkp_conn *c = arg;
+    c->connect_timer = 0;
+    if (c->flags & TCP_CONN_CONNECTING)
+        tcp_conn_connect_fail(c, ETIMEDOUT);
+}
+
+/* Writable or error on a CONNECTING socket: connected or failed. */
+static void tcp_conn_connect_done(struct zkp_conn *c, int fd)
+{
+    struct tcp_state *st = c->st;
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr != 0) {
+        tcp_conn_connect_fail(c, soerr);
+        return;
+    }
+    c->flags &= ~TCP_CONN_CONNECTING;
+    if (c->connect_timer) {
+        st->host->timer_cancel(st->host, c->connect_timer);
+        c->connect_timer = 0;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tcp_conn_update_events(c);
+    if (c->out_bytes > 0)
+        tcp_conn_mark_dirty(c);
+    c->on_connected(c->ctx, 0);
+}
+
 static void tcp_conn_event(void *arg, int fd, unsigned events)
 {
     struct zkp_conn *c = arg;
     if (c->flags & TCP_CONN_DEAD)
         return;
+    if (c->flags & TCP_CONN_CONNECTING) {
+        if (!(c->flags & TCP_CONN_CLOSING) && (events & (ZKP_EV_WRITE | ZKP_EV_ERROR)))
+            tcp_conn_connect_done(c, fd);
+        return;
+    }
     if (events & ZKP_EV_WRITE)
         tcp_conn_mark_dirty(c);
     if (!(c->flags & (TCP_CONN_CLOSING | TCP_CONN_PAUSED))) {
@@ -590,6 +664,10 @@ static void tcp_conn_process(struct zkp_conn *c)
         return;
     if (c->flags & TCP_CONN_REDELIVER)
         tcp_conn_redeliver(c);
+    if ((c->flags & TCP_CONN_CONNECTING) && !(c->flags & TCP_CONN_CLOSING)) {
+        tcp_conn_update_events(c); /* output waits for the connection */
+        return;
+    }
     if (c->out_bytes > 0) {
         int rc = tcp_conn_flush(c);
         if (rc == -EAGAIN) {
@@ -631,7 +709,9 @@ static void tcp_before_sleep(void *arg)
             st->dead_head = c->dead_next;
             if (st->dead_head == NULL)
                 st->dead_tail = NULL;
-            if (!(c->flags & TCP_CONN_SILENT))
+            if (c->flags & TCP_CONN_CONNECT_FAILED)
+                c->on_connected(c->ctx, c->connect_status);
+            else if (!(c->flags & TCP_CONN_SILENT))
                 c->on_close(c->ctx, c->reason);
             tcp_conn_free(c);
         }
@@ -966,6 +1046,100 @@ static void tcp_pause_read(zkp_conn *c, int paused)
 
 static size_t tcp_pending(zkp_conn *c) { return c->out_bytes; }
 
+static int tcp_connect(void *state, const char *address, int port, int timeout_ms,
+                       const struct zkp_transport_events *events, void *ctx, zkp_conn **out,
+                       char *err, size_t errlen)
+{
+    struct tcp_state *st = state;
+    const struct zkp_host *h = st->host;
+    const char *shown = address ? address : "(null)";
+    *out = NULL;
+    if (!st->started) {
+        snprintf(err, errlen, "connect to %s:%d: transport not started", shown, port);
+        return -EINVAL;
+    }
+    if (events == NULL ||
+        events->size < offsetof(struct zkp_transport_events, on_connected) +
+                           sizeof events->on_connected ||
+        events->on_data == NULL || events->on_close == NULL || events->on_connected == NULL) {
+        snprintf(err, errlen, "connect to %s:%d: incomplete transport events table", shown, port);
+        return -EINVAL;
+    }
+    if (address == NULL || address[0] == '\0' || port <= 0 || port > 65535) {
+        snprintf(err, errlen, "connect to %s:%d: need an address and a port 1-65535", shown,
+                 port);
+        return -EINVAL;
+    }
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(address, portstr, &hints, &res);
+    if (gai != 0 || res == NULL) {
+        snprintf(err, errlen, "connect to %s:%d: cannot resolve address: %s", address, port,
+                 gai ? gai_strerror(gai) : "no address");
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    res->ai_protocol);
+    if (fd < 0) {
+        int rc = -errno;
+        freeaddrinfo(res);
+        snprintf(err, errlen, "connect to %s:%d: socket: %s", address, port, strerror(-rc));
+        return rc;
+    }
+    int cerr = 0;
+    if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS)
+        cerr = errno;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+
+    struct zkp_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        snprintf(err, errlen, "connect to %s:%d: out of memory", address, port);
+        return -ENOMEM;
+    }
+    int rc = h->fd_watch(h, fd, ZKP_EV_WRITE, tcp_conn_event, c);
+    if (rc < 0) {
+        free(c);
+        close(fd);
+        snprintf(err, errlen, "connect to %s:%d: cannot watch the socket: %s", address, port,
+                 strerror(-rc));
+        return rc;
+    }
+    char ipstr[INET6_ADDRSTRLEN];
+    int peer_port;
+    tcp_ip_from_sockaddr(&ss, &c->ip, ipstr, sizeof ipstr, &peer_port);
+    c->st = st;
+    c->fd = fd;
+    c->flags = TCP_CONN_CONNECTING | TCP_CONN_OUTBOUND;
+    c->events = ZKP_EV_WRITE;
+    c->ctx = ctx;
+    c->on_data = events->on_data;
+    c->on_close = events->on_close;
+    c->on_connected = events->on_connected;
+    c->next = st->conns;
+    if (st->conns)
+        st->conns->prev = c;
+    st->conns = c;
+    st->connections++;
+    if (cerr != 0) {
+        tcp_conn_connect_fail(c, cerr);
+    } else {
+        c->connect_timer = h->timer_start(h, timeout_ms > 0 ? (uint64_t)timeout_ms
+                                                            : TCP_CONNECT_TIMEOUT_MS,
+                                          tcp_conn_connect_expired, c);
+        if (c->connect_timer == 0)
+            h->log(h, ZKP_LOG_WARN, "connect to %s:%d: no timer; relying on the TCP timeout",
+                   address, port);
+    }
+    *out = c;
+    return 0;
+}
+
 static const struct zkp_transport_ops tcp_ops = {
     .size = sizeof(struct zkp_transport_ops),
     .listen = tcp_listen,
@@ -975,6 +1149,7 @@ static const struct zkp_transport_ops tcp_ops = {
     .close = tcp_close,
     .pause_read = tcp_pause_read,
     .pending = tcp_pending,
+    .connect = tcp_connect,
 };
 
 /* ------------------------------------------------------------------------- */

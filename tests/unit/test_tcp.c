@@ -13,6 +13,10 @@
  * and waits for it; the test thread only drives client sockets. Callbacks
  * never assert (cmocka cannot fail from another thread): they count
  * violations in core->violations, which the tests check.
+ *
+ * Outbound connections (connect, ABI 1.1) are made from the plugin to its
+ * own listener, to a closed port and to a listener whose queue is full; the
+ * host's net_* services are called through the tcp instance's own host table.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -644,8 +648,8 @@ static void load_only_run(struct core *c, void *arg)
 static void test_listen_reports_port_and_errors(void **state)
 {
     struct core *c = *state;
-    const struct zkp_transport_events ev = {sizeof ev, core_on_accept, core_on_data,
-                                            core_on_close};
+    const struct zkp_transport_events ev = {.size = sizeof ev, .on_accept = core_on_accept,
+                                            .on_data = core_on_data, .on_close = core_on_close};
     /* Loaded but not started: listen refuses. */
     struct listen_job j = {.address = "127.0.0.1", .events = ev};
     on_loop(c, load_only_run, &j);
@@ -1088,6 +1092,325 @@ static void test_stop_closes_everything_silently(void **state)
     assert_int_equal(client_connect_port(c, c->port), -ECONNREFUSED);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Outbound connections (connect, ABI 1.1)                                    */
+
+struct outbound {
+    zkp_conn *conn;
+    int rc;
+    char err[256];
+    int connected_calls;
+    int status;
+    int closes;
+    enum zkp_close_reason reason;
+    uint8_t got[256];
+    size_t got_len;
+    int data_after_end; /* on_data after a failure or on_close */
+};
+
+static void out_on_connected(void *ctx, int status)
+{
+    struct outbound *o = ctx;
+    o->connected_calls++;
+    o->status = status;
+}
+
+static size_t out_on_data(void *ctx, const uint8_t *data, size_t len, size_t *need)
+{
+    struct outbound *o = ctx;
+    if (o->closes || o->status < 0)
+        o->data_after_end++;
+    size_t n = len < sizeof o->got - o->got_len ? len : sizeof o->got - o->got_len;
+    memcpy(o->got + o->got_len, data, n);
+    o->got_len += n;
+    return len;
+}
+
+static void out_on_close(void *ctx, enum zkp_close_reason reason)
+{
+    struct outbound *o = ctx;
+    o->closes++;
+    o->reason = reason;
+}
+
+static const struct zkp_transport_events out_events = {
+    .size = sizeof(struct zkp_transport_events),
+    .on_data = out_on_data,
+    .on_close = out_on_close,
+    .on_connected = out_on_connected,
+};
+
+struct connect_job {
+    struct outbound *o;
+    const char *address;
+    int port;
+    int timeout_ms;
+    const struct zkp_transport_events *events;
+    const char *send; /* framed and sent right after connect returns */
+    int close_at_once;
+};
+
+static void connect_run(struct core *c, void *arg)
+{
+    struct connect_job *j = arg;
+    struct outbound *o = j->o;
+    o->rc = c->ops->connect(c->plugin->state, j->address, j->port, j->timeout_ms, j->events, o,
+                            &o->conn, o->err, sizeof o->err);
+    if (o->rc != 0)
+        return;
+    if (j->send != NULL) {
+        uint8_t buf[128];
+        size_t n = frame(buf, j->send, (uint32_t)strlen(j->send));
+        if (c->ops->send(o->conn, buf, n) != 0)
+            c->violations++;
+    }
+    if (j->close_at_once)
+        c->ops->close(o->conn, 1);
+}
+
+static int out_done(struct core *c, void *arg)
+{
+    struct outbound *o = arg;
+    return o->connected_calls > 0 || o->closes > 0;
+}
+
+static int out_closed(struct core *c, void *arg)
+{
+    struct outbound *o = arg;
+    return o->closes > 0;
+}
+
+static int out_got_reply(struct core *c, void *arg)
+{
+    struct outbound *o = arg;
+    return o->got_len >= 4 + strlen("reply 1.0");
+}
+
+static void out_close_run(struct core *c, void *arg)
+{
+    struct outbound *o = arg;
+    c->ops->close(o->conn, 1);
+}
+
+static int first_conn_has_frame(struct core *c, void *arg)
+{
+    return c->nconns > 0 && c->conns[0]->frames > 0;
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void test_connect_queues_until_connected_then_talks_both_ways(void **state)
+{
+    struct core *c = *state;
+    c->replies_per_frame = 1;
+    core_start(c);
+    int64_t before = metric(c, "tcp_connections");
+    struct outbound o = {0};
+    /* Sent before the connection is up: waits in the queue. */
+    struct connect_job j = {&o, "127.0.0.1", c->port, 2000, &out_events, "hello", 0};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, 0);
+    assert_true(run_until(c, out_done, &o, DEADLINE_MS));
+    assert_true(run_until(c, first_conn_has_frame, NULL, DEADLINE_MS));
+    assert_true(got_equal(c, 0, "hello", 5));
+    assert_true(run_until(c, out_got_reply, &o, DEADLINE_MS));
+    uint8_t expect[64];
+    size_t n = frame(expect, "reply 1.0", 9);
+    on_loop(c, noop_run, NULL);
+    assert_int_equal(o.connected_calls, 1);
+    assert_int_equal(o.status, 0);
+    assert_int_equal(o.got_len, n);
+    assert_memory_equal(o.got, expect, n);
+    /* Both ends are open connections; the outbound one is not a client for
+     * the per-IP count but is one for the gauge. */
+    assert_int_equal(metric(c, "tcp_connections"), before + 2);
+    on_loop(c, out_close_run, &o);
+    assert_true(run_until(c, out_closed, &o, DEADLINE_MS));
+    struct view *v = view(c);
+    assert_int_equal(o.closes, 1);
+    assert_int_equal(o.reason, ZKP_CLOSE_LOCAL);
+    assert_int_equal(o.data_after_end, 0);
+    assert_int_equal(v->nconns, 1);
+}
+
+static void test_connect_refused_reports_status_without_on_close(void **state)
+{
+    struct core *c = *state;
+    core_start(c);
+    int64_t before = metric(c, "tcp_connections");
+    struct outbound o = {0};
+    struct connect_job j = {&o, "127.0.0.1", dead_port(), 2000, &out_events, "lost", 0};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, 0);
+    assert_true(run_until(c, out_done, &o, DEADLINE_MS));
+    sleep_ms(50);
+    on_loop(c, noop_run, NULL);
+    assert_int_equal(o.connected_calls, 1);
+    assert_int_equal(o.status, -ECONNREFUSED);
+    assert_int_equal(o.closes, 0);
+    assert_int_equal(metric(c, "tcp_connections"), before);
+}
+
+static void test_connect_times_out(void **state)
+{
+    struct core *c = *state;
+    core_start(c);
+    /* A listener that never accepts, its queue filled by one connection:
+     * further SYNs are dropped, so the next connect cannot finish. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int port = ntohs(sa.sin_port);
+    int filler[2];
+    for (int i = 0; i < 2; i++) {
+        filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(filler[i], (struct sockaddr *)&sa, sizeof sa);
+    }
+    sleep_ms(50);
+    struct outbound o = {0};
+    struct connect_job j = {&o, "127.0.0.1", port, 300, &out_events, NULL, 0};
+    uint64_t t0 = loop_now_ms();
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, 0);
+    assert_true(run_until(c, out_done, &o, DEADLINE_MS));
+    uint64_t took = loop_now_ms() - t0;
+    assert_int_equal(o.status, -ETIMEDOUT);
+    assert_int_equal(o.closes, 0);
+    assert_true(took >= 250 && took < 3000);
+    for (int i = 0; i < 2; i++)
+        close(filler[i]);
+    close(lfd);
+}
+
+static void test_close_while_connecting_ends_with_on_close(void **state)
+{
+    struct core *c = *state;
+    core_start(c);
+    struct outbound o = {0};
+    struct connect_job j = {&o, "127.0.0.1", c->port, 2000, &out_events, "never", 1};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, 0);
+    assert_true(run_until(c, out_closed, &o, DEADLINE_MS));
+    sleep_ms(50);
+    on_loop(c, noop_run, NULL);
+    assert_int_equal(o.closes, 1);
+    assert_int_equal(o.reason, ZKP_CLOSE_LOCAL);
+    assert_int_equal(o.connected_calls, 0);
+}
+
+static void test_connect_rejects_bad_arguments(void **state)
+{
+    struct core *c = *state;
+    core_start(c);
+    struct outbound o = {0};
+    struct zkp_transport_events old = out_events;
+    old.size = offsetof(struct zkp_transport_events, on_connected); /* an ABI 1.0 table */
+    struct connect_job j = {&o, "127.0.0.1", c->port, 0, &old, NULL, 0};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, -EINVAL);
+    assert_non_null(strstr(o.err, "incomplete transport events table"));
+    j = (struct connect_job){&o, "127.0.0.1", 0, 0, &out_events, NULL, 0};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, -EINVAL);
+    assert_string_equal(o.err, "connect to 127.0.0.1:0: need an address and a port 1-65535");
+    j = (struct connect_job){&o, "no such host.invalid", 2181, 0, &out_events, NULL, 0};
+    on_loop(c, connect_run, &j);
+    assert_int_equal(o.rc, -EINVAL);
+    assert_non_null(strstr(o.err, "connect to no such host.invalid:2181: cannot resolve address"));
+    on_loop(c, noop_run, NULL);
+    assert_int_equal(o.connected_calls, 0);
+}
+
+/* The host's net_* services route through the transport the core names. */
+struct net_job {
+    struct outbound *o;
+    int port;
+    int rc;
+    char err[256];
+};
+
+static void net_unrouted_run(struct core *c, void *arg)
+{
+    struct net_job *j = arg;
+    plugin_loader_set_transport(NULL);
+    const struct zkp_host *h = &c->plugin->host;
+    j->rc = h->net_connect(h, "127.0.0.1", j->port, 1000, &out_events, j->o, &j->o->conn, j->err,
+                           sizeof j->err);
+}
+
+static void net_connect_run(struct core *c, void *arg)
+{
+    struct net_job *j = arg;
+    plugin_loader_set_transport(c->plugin);
+    const struct zkp_host *h = &c->plugin->host;
+    j->rc = h->net_connect(h, "127.0.0.1", j->port, 1000, &out_events, j->o, &j->o->conn, j->err,
+                           sizeof j->err);
+    if (j->rc == 0) {
+        uint8_t buf[32];
+        size_t n = frame(buf, "via host", 8);
+        if (h->net_send(h, j->o->conn, buf, n) != 0)
+            c->violations++;
+    }
+}
+
+static void net_close_run(struct core *c, void *arg)
+{
+    struct net_job *j = arg;
+    const struct zkp_host *h = &c->plugin->host;
+    h->net_close(h, j->o->conn, 1);
+    /* The handle is gone for the caller: sending on it is refused. */
+    j->rc = h->net_send(h, j->o->conn, "x", 1);
+}
+
+static int first_conn_closed(struct core *c, void *arg)
+{
+    return c->nconns > 0 && c->conns[0]->closes > 0;
+}
+
+static void test_host_net_services_route_through_the_transport(void **state)
+{
+    struct core *c = *state;
+    core_start(c);
+    struct outbound o = {0};
+    struct net_job j = {&o, c->port, 0, ""};
+    on_loop(c, net_unrouted_run, &j);
+    assert_int_equal(j.rc, -ENOTSUP);
+    assert_non_null(strstr(j.err, "no transport plugin to route through"));
+
+    on_loop(c, net_connect_run, &j);
+    assert_int_equal(j.rc, 0);
+    assert_true(run_until(c, out_done, &o, DEADLINE_MS));
+    assert_int_equal(o.status, 0);
+    assert_true(run_until(c, first_conn_has_frame, NULL, DEADLINE_MS));
+    assert_true(got_equal(c, 0, "via host", 8));
+    on_loop(c, net_close_run, &j);
+    assert_int_equal(j.rc, -EPIPE);
+    assert_true(run_until(c, first_conn_closed, NULL, DEADLINE_MS));
+    sleep_ms(50);
+    on_loop(c, noop_run, NULL);
+    /* net_close means no callback at all for that conn afterwards. */
+    assert_int_equal(o.closes, 0);
+    assert_int_equal(o.connected_calls, 1);
+    on_loop(c, net_unrouted_run, &j); /* leaves the route unset for teardown */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,6 +1432,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idle_connections_hold_no_read_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_closes_everything_silently, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_queues_until_connected_then_talks_both_ways,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_refused_reports_status_without_on_close,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_while_connecting_ends_with_on_close, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connect_rejects_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_net_services_route_through_the_transport, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

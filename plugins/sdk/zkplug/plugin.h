@@ -38,7 +38,7 @@ extern "C" {
 /* "zkp" followed by 0x01: high bits set so that garbage rarely matches. */
 #define ZKP_ABI_MAGIC 0x7a6b7001u
 #define ZKP_ABI_MAJOR 1
-#define ZKP_ABI_MINOR 0
+#define ZKP_ABI_MINOR 1 /* 1.1: outbound connect, network and ensemble host services */
 #define ZKP_DESCRIPTOR_SYMBOL "zkp_plugin_descriptor"
 
 enum zkp_kind {
@@ -66,6 +66,22 @@ typedef void (*zkp_post_cb)(void *arg);
 enum zkp_metric_type {
     ZKP_METRIC_COUNTER = 1, /* only grows; reset by srst */
     ZKP_METRIC_GAUGE = 2,   /* current value */
+};
+
+struct zkp_transport_events;
+typedef struct zkp_conn zkp_conn;         /* opaque, owned by the transport */
+typedef struct zkp_listener zkp_listener; /* opaque, owned by the transport */
+
+/* ABI 1.1: one server.N line, as host->server_get decodes it. */
+struct zkp_server {
+    uint32_t size;        /* set by the caller: sizeof(struct zkp_server) */
+    int64_t id;           /* N */
+    const char *host;     /* quorum/election host */
+    int quorum_port;
+    int election_port;
+    int observer;         /* 1 for :observer, 0 for a participant */
+    const char *client_host; /* NULL when the line has no client part */
+    int client_port;      /* 0 when absent */
 };
 
 /*
@@ -118,14 +134,49 @@ struct zkp_host {
 
     /* Plugin-private pointer the core never touches (set by the core to NULL). */
     void *core;
+
+    /* ---- ABI 1.0 ends here. ABI 1.1: read only when size covers them. ---- */
+
+    /* Network through the transport plugin the core routes server-to-server
+     * traffic through (plugin.transport). Loop thread only. -ENOTSUP when no
+     * transport is routed or it lacks the op. Same contracts as the
+     * zkp_transport_ops members of the same names, with three differences
+     * that make them safe for a plugin that can be stopped:
+     *  - no callback for a conn runs once net_close returned for it, and no
+     *    on_accept once net_unlisten returned (the handle is invalid then);
+     *  - no callback at all runs after the calling plugin's stop returns; the
+     *    core closes whatever the plugin left open when it is stopped;
+     *  - events is copied; for net_connect, events->on_connected is
+     *    mandatory and every callback receives ctx. */
+    int (*net_listen)(const struct zkp_host *host, const char *address, int port, int backlog,
+                      const struct zkp_transport_events *events, void *arg,
+                      zkp_listener **out, char *err, size_t errlen);
+    void (*net_unlisten)(const struct zkp_host *host, zkp_listener *listener);
+    int (*net_connect)(const struct zkp_host *host, const char *address, int port,
+                       int timeout_ms, const struct zkp_transport_events *events, void *ctx,
+                       zkp_conn **out, char *err, size_t errlen);
+    int (*net_send)(const struct zkp_host *host, zkp_conn *conn, const void *data, size_t len);
+    void (*net_close)(const struct zkp_host *host, zkp_conn *conn, int flush);
+
+    /* This server's id (zoo.cfg dataDir/myid as the core applied it), 0 when
+     * the core runs standalone or has not set it. */
+    int64_t (*my_id)(const struct zkp_host *host);
+    /* The index-th server.N line of the ensemble (0-based, in file order),
+     * decoded into *out (out->size set by the caller; members beyond it are
+     * not written). 0, or -ENOENT past the last server. Strings are borrowed
+     * until fini. */
+    int (*server_get)(const struct zkp_host *host, size_t index, struct zkp_server *out);
+    /* The index-th zoo.cfg entry (0-based, file order) whose canonical key
+     * starts with prefix ("" = every entry): 0 and *key, *value (borrowed
+     * until fini), or 1 past the last one. For keys not known in advance,
+     * such as group.N and weight.N. */
+    int (*config_entry)(const struct zkp_host *host, const char *prefix, size_t index,
+                        const char **key, const char **value);
 };
 
 /* ------------------------------------------------------------------------- */
 /* Transport: carries client connections (ZooKeeper's ServerCnxnFactory role).
  * The transport moves bytes; the core frames packets and decodes them.      */
-
-typedef struct zkp_conn zkp_conn;         /* opaque, owned by the transport */
-typedef struct zkp_listener zkp_listener; /* opaque, owned by the transport */
 
 enum zkp_close_reason {
     ZKP_CLOSE_PEER = 1,    /* peer closed or reset */
@@ -147,6 +198,15 @@ struct zkp_transport_events {
     size_t (*on_data)(void *ctx, const uint8_t *data, size_t len, size_t *need);
     /* The connection is gone; the context is not used again by the transport. */
     void (*on_close)(void *ctx, enum zkp_close_reason reason);
+
+    /* ---- ABI 1.0 ends here. ABI 1.1: ---- */
+
+    /* An outbound connection (ops->connect) finished connecting: status 0,
+     * and on_data/on_close follow as for an accepted one; or a negative errno
+     * (-ECONNREFUSED, -ETIMEDOUT, ...): the conn is gone and no on_close
+     * follows. Never called from inside connect; not called when the conn
+     * was closed before it finished (on_close comes instead). */
+    void (*on_connected)(void *ctx, int status);
 };
 
 struct zkp_transport_ops {
@@ -169,6 +229,21 @@ struct zkp_transport_ops {
     void (*pause_read)(zkp_conn *conn, int paused);
     /* Bytes queued but not yet written. */
     size_t (*pending)(zkp_conn *conn);
+
+    /* ---- ABI 1.0 ends here. ABI 1.1: optional, probed by size and NULL. ---- */
+
+    /* Open a connection to address:port (a numeric address or a host name)
+     * without blocking on the connect itself. On 0, *out is the conn at once:
+     * send may queue bytes (written once connected) and close may be called;
+     * events->on_connected(ctx, status) follows from the loop within about
+     * timeout_ms (<= 0: 5000 ms). events (size first, on_connected and
+     * on_data and on_close set; on_accept unused) is copied. Errors returned
+     * here (bad arguments, unresolvable name, no socket) never call back;
+     * everything else, an immediate refusal included, comes through
+     * on_connected. Outbound connections do not count against client limits. */
+    int (*connect)(void *state, const char *address, int port, int timeout_ms,
+                   const struct zkp_transport_events *events, void *ctx,
+                   zkp_conn **out, char *err, size_t errlen);
 };
 
 /* ------------------------------------------------------------------------- */
