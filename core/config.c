@@ -738,14 +738,11 @@ static int config_decode_special(struct config_ctx *c, const struct config_entry
         return 0;
     }
     if (strcmp(e->key, "metricsProvider.className") == 0) {
-        if (config_class_is(v, "DefaultMetricsProvider"))
+        /* The Prometheus provider maps to zkplug's /metrics endpoint
+         * (metrics/mbus.c, metricsProvider.httpPort). */
+        if (config_class_is(v, "DefaultMetricsProvider") || config_class_is(v, "PrometheusMetricsProvider"))
             return 0;
-        if (config_class_is(v, "PrometheusMetricsProvider"))
-            log_warn("%s:%d: metricsProvider.className %s: the Prometheus provider is not "
-                     "supported yet, ignored",
-                     e->file, e->line, v);
-        else
-            log_warn("%s:%d: metricsProvider.className %s is not known, ignored", e->file, e->line, v);
+        log_warn("%s:%d: metricsProvider.className %s is not known, ignored", e->file, e->line, v);
         return 0;
     }
     return 0;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_zk.h"
 #include "server.h"
 #include "txn.h"
 
@@ -1208,7 +1209,9 @@ void request_reap_containers(struct server *srv)
 
 static void request_record_stats(struct server *srv, struct conn *c, int32_t type, int32_t xid, uint64_t start_ns)
 {
-    int64_t latency = (int64_t)((loop_now_ns() - start_ns) / 1000000u);
+    uint64_t elapsed_ns = loop_now_ns() - start_ns;
+    int64_t latency = (int64_t)(elapsed_ns / 1000000u);
+    metrics_request_record(type, elapsed_ns);
     struct conn_stats *st = &c->stats;
     st->last_op = proto_op_tag(type);
     st->last_cxid = xid;

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "lua_host.h"
+#include "metrics_server.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "stall.h"
@@ -844,6 +845,9 @@ int server_start(struct server *srv, char *err, size_t errlen)
     srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
                                          server_reaper, srv);
     srv->serving = true;
+    rc = metrics_server_open(srv, err, errlen);
+    if (rc < 0)
+        return rc;
     if (srv->hooks && srv->hooks->server_started)
         srv->hooks->server_started(srv->hooks_ctx, srv);
     log_info("binding to port %s:%d", srv->cfg->client_port_address ? srv->cfg->client_port_address : "0.0.0.0",
@@ -855,6 +859,7 @@ void server_stop(struct server *srv)
 {
     if (srv->serving && srv->hooks && srv->hooks->server_stopping)
         srv->hooks->server_stopping(srv->hooks_ctx, srv);
+    metrics_server_close(srv);
     srv->stopping = true;
     srv->serving = false;
     if (srv->tick_timer)

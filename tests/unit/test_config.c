@@ -604,9 +604,8 @@ static void test_java_class_values_never_fail(void **state)
     test_assert_log_has(f, "SASL authentication is not supported yet, ignored", 1);
     test_assert_log_has(f, "conf/zoo.cfg:6: key 'authProvider.x509': authentication provider "
                            "org.apache.zookeeper.server.auth.X509AuthenticationProvider is not supported, ignored", 1);
-    test_assert_log_has(f, "conf/zoo.cfg:7: metricsProvider.className "
-                           "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider: the Prometheus "
-                           "provider is not supported yet, ignored", 1);
+    /* The Prometheus provider maps to zkplug's /metrics endpoint: no warning. */
+    test_assert_log_has(f, "metricsProvider.className", 0);
     assert_string_equal(f->cfg.plugin_transport, "tcp");
 
     test_parse_ok(f, MINIMAL "serverCnxnFactory=NIOServerCnxnFactory\nserverCnxnFactory2=x\n"
