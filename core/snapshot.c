@@ -9,6 +9,7 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,16 @@ static int snapshot_acl_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The nodes a new tree already has: the root and /zookeeper's. */
+static bool snapshot_is_builtin(jute_span path)
+{
+    static const char *const builtin[] = {"", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"};
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if ((size_t)path.len == strlen(builtin[i]) && memcmp(path.ptr, builtin[i], (size_t)path.len) == 0)
+            return true;
+    return false;
+}
+
 /* Read a seal (checksum + "/") at r->pos, comparing with the Adler-32 of
  * data[0..r->pos). */
 static int snapshot_check_seal(jute_reader *r, const char *what, char *err, size_t errlen)
@@ -302,6 +313,10 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
     }
     qsort(map, (size_t)nmap, sizeof *map, snapshot_acl_cmp);
 
+    struct znode *prev = NULL; /* the node loaded last, and its path */
+    const uint8_t *prev_path = NULL;
+    size_t prev_len = 0;
+
     for (;;) {
         size_t at = r.pos;
         jute_span path = jute_read_bytes(&r);
@@ -339,7 +354,9 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
             }
             ref = m->ref;
         }
-        struct znode *node = tree_lookup(t, (const char *)path.ptr, (size_t)path.len);
+        /* Only the root and the /zookeeper nodes exist before loading. */
+        struct znode *node = snapshot_is_builtin(path) ? tree_lookup(t, (const char *)path.ptr, (size_t)path.len)
+                                                       : NULL;
         if (node) {
             /* The root and the /zookeeper nodes exist already. */
             tree_acl_ref(t, ref);
@@ -357,12 +374,31 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
             node->ephemeral_owner = st.ephemeral_owner;
             node->pzxid = st.pzxid;
             tree_digest_add(t, node);
+            prev = node;
+            prev_path = path.ptr;
+            prev_len = (size_t)path.len;
             continue;
         }
         size_t slash = (size_t)path.len;
         while (slash > 0 && path.ptr[slash - 1] != '/')
             slash--;
-        struct znode *parent = slash ? tree_lookup(t, (const char *)path.ptr, slash - 1) : NULL;
+        /* Pre-order: the parent is the previous node or one of its
+         * ancestors, so look there before the hash table. */
+        struct znode *parent = NULL;
+        if (slash && prev && prev_len >= slash - 1 && memcmp(prev_path, path.ptr, slash - 1) == 0) {
+            /* Walk up from the previous node to the ancestor whose path is
+             * slash - 1 bytes long (paths are the parent's plus "/name"). */
+            struct znode *z = prev;
+            size_t l = prev_len;
+            while (z && l > slash - 1) {
+                l -= 1 + z->name_len;
+                z = z->parent;
+            }
+            if (z && l == slash - 1)
+                parent = z;
+        }
+        if (parent == NULL && slash)
+            parent = tree_lookup(t, (const char *)path.ptr, slash - 1);
         if (parent == NULL) {
             snprintf(err, errlen, "snapshot node '%.*s' at offset %zu has no parent before it",
                      path.len > 200 ? 200 : path.len, (const char *)path.ptr, at);
@@ -381,6 +417,9 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
         }
         if (tree_node_kind(t, node) == TREE_NODE_EPHEMERAL)
             txn_track_ephemeral(srv, node);
+        prev = node;
+        prev_path = path.ptr;
+        prev_len = (size_t)path.len;
     }
     if (snapshot_check_seal(&r, "checksum", err, errlen) < 0)
         goto fail;

@@ -156,8 +156,8 @@ static uint32_t tree_node_digest(const struct znode *node)
     jute_write_int(&w, node->cversion);
     jute_write_int(&w, node->aversion);
     jute_write_long(&w, node->ephemeral_owner);
-    uLong stat_crc = crc32(crc32(0L, Z_NULL, 0), block, sizeof block);
-    return (uint32_t)crc32_combine(node->path_crc, stat_crc, sizeof block);
+    /* zlib's crc32 continues a finished CRC: this is CRC-32(path, data, block). */
+    return (uint32_t)crc32(node->path_crc, block, sizeof block);
 }
 
 void tree_digest_remove(struct tree *t, const struct znode *node)
