@@ -143,8 +143,12 @@ static uint32_t tree_path_crc(const struct znode *node)
     return (uint32_t)crc;
 }
 
-static uint32_t tree_node_digest(const struct znode *node)
+static uint32_t tree_node_digest(struct znode *node)
 {
+    if (!node->crc_valid) {
+        node->path_crc = tree_path_crc(node);
+        node->crc_valid = true;
+    }
     uint8_t block[60];
     jute_writer w = {.data = block, .len = 0, .cap = sizeof block, .oom = false};
     jute_write_long(&w, node->czxid);
@@ -160,16 +164,40 @@ static uint32_t tree_node_digest(const struct znode *node)
     return (uint32_t)crc32(node->path_crc, block, sizeof block);
 }
 
-void tree_digest_remove(struct tree *t, const struct znode *node)
+void tree_digest_remove(struct tree *t, struct znode *node)
 {
-    if (t->digest_enabled && !tree_digest_skips(t, node))
+    if (t->digest_enabled && !t->digest_deferred && !tree_digest_skips(t, node))
         t->digest -= tree_node_digest(node);
 }
 
-void tree_digest_add(struct tree *t, const struct znode *node)
+void tree_digest_add(struct tree *t, struct znode *node)
 {
-    if (t->digest_enabled && !tree_digest_skips(t, node))
+    if (t->digest_enabled && !t->digest_deferred && !tree_digest_skips(t, node))
         t->digest += tree_node_digest(node);
+}
+
+void tree_defer_digest_begin(struct tree *t)
+{
+    t->digest_deferred = true;
+}
+
+static int tree_digest_visit(void *arg, struct znode *z)
+{
+    tree_digest_add(arg, z);
+    return 0;
+}
+
+void tree_defer_digest_end(struct tree *t, bool have_known, uint64_t known_digest)
+{
+    t->digest_deferred = false;
+    if (!t->digest_enabled)
+        return;
+    if (have_known) {
+        t->digest = known_digest;
+        return;
+    }
+    t->digest = 0;
+    tree_walk(t->root, tree_digest_visit, t);
 }
 
 /* --------------------------------------------------------------- ACL cache */
@@ -410,12 +438,17 @@ struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char 
     z->index_in_parent = parent->nchildren;
     parent->children[parent->nchildren++] = z;
     t->count++;
-    if (path) {
+    if (path == NULL)
+        path_len = tree_node_path(z, NULL, 0);
+    if (t->digest_deferred) {
+        z->crc_valid = false; /* computed when first needed */
+    } else if (path) {
         uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)path, (uInt)path_len);
         z->path_crc = (uint32_t)(data_len ? crc32(crc, data, (uInt)data_len) : crc);
+        z->crc_valid = true;
     } else {
         z->path_crc = tree_path_crc(z);
-        path_len = tree_node_path(z, NULL, 0);
+        z->crc_valid = true;
     }
     t->data_size += (int64_t)(path_len + data_len);
     tree_digest_add(t, z);
@@ -463,6 +496,7 @@ int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t l
     z->data_len = (uint32_t)len;
     z->data_null = data == NULL;
     z->path_crc = tree_path_crc(z);
+    z->crc_valid = true;
     tree_digest_add(t, z);
     return 0;
 }
@@ -548,6 +582,7 @@ struct tree *tree_new(bool digest_enabled, bool extended_types)
     t->root->data_null = false;
     t->count = 1;
     t->root->path_crc = tree_path_crc(t->root);
+    t->root->crc_valid = true;
     tree_digest_add(t, t->root);
     /* /zookeeper, /zookeeper/quota and /zookeeper/config as a 3.8 server has
      * them: zero stats, config readable by anyone, config aversion -1. */

@@ -64,6 +64,7 @@ struct znode {
     uint32_t path_crc; /* CRC-32 of full path then data, for the digest */
     uint32_t name_len;
     bool data_null; /* created or set with null data (read back as null) */
+    bool crc_valid; /* path_crc computed (it is filled in lazily after a snapshot load) */
     char name[];
 };
 
@@ -85,6 +86,7 @@ struct tree {
     bool digest_enabled;
     uint64_t digest;
     bool extended_types; /* TTL owners recognised (extendedTypesEnabled) */
+    bool digest_deferred; /* bulk load in progress: see tree_defer_digest_begin */
 
     struct tree_acl_slot *acls; /* index = reference - 1 */
     size_t nacls, acls_cap;
@@ -122,8 +124,13 @@ void tree_remove(struct tree *t, struct znode *node);
 /* Replace a node's data (digest maintained). -ENOMEM leaves it unchanged. */
 int tree_set_data(struct tree *t, struct znode *node, const uint8_t *data, size_t len);
 
-void tree_digest_remove(struct tree *t, const struct znode *node);
-void tree_digest_add(struct tree *t, const struct znode *node);
+void tree_digest_remove(struct tree *t, struct znode *node);
+void tree_digest_add(struct tree *t, struct znode *node);
+/* Bulk loading: while deferred, inserted nodes are not hashed for the digest
+ * (their path CRC is computed when first needed). tree_defer_digest_end sets
+ * the digest to known_digest when have_known, else computes it by a walk. */
+void tree_defer_digest_begin(struct tree *t);
+void tree_defer_digest_end(struct tree *t, bool have_known, uint64_t known_digest);
 
 /* Full path into buf (NUL-terminated when it fits); returns its length. The
  * root is "/". */

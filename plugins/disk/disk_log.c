@@ -397,9 +397,11 @@ static int disk_log_walk_int(struct disk_state *st, int repair, struct disk_walk
     size_t i;
     for (i = 0; i < n; i++) {
         /* A file whose successor starts at or below from + 1 holds nothing
-         * the caller wants (not while repairing: every byte is checked). */
-        if (!repair && w->cut_zxid < 0 && i + 1 < n &&
-            files[i + 1].name_zxid <= w->from_zxid + 1 && w->prev_zxid < files[i + 1].name_zxid) {
+         * the caller wants. Start-up skips those too, as ZooKeeper does: only
+         * the logs after the snapshot are read (and the last one repaired);
+         * older ones are checked when something reads them (read_log). */
+        if (w->cut_zxid < 0 && i + 1 < n &&
+            files[i + 1].name_zxid - 1 <= w->from_zxid && w->prev_zxid < files[i + 1].name_zxid) {
             w->prev_zxid = files[i + 1].name_zxid - 1;
             if (w->first_zxid == 0)
                 w->first_zxid = files[i].name_zxid;
