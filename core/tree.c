@@ -34,7 +34,7 @@ static int tree_grow_buckets(struct tree *t)
         struct znode *z = t->buckets[i];
         while (z) {
             struct znode *next = z->hash_next;
-            size_t slot = z->hash & (n - 1);
+            size_t slot = tree_hash(z->parent, z->name, z->name_len) & (n - 1);
             z->hash_next = b[slot];
             b[slot] = z;
             z = next;
@@ -50,7 +50,7 @@ struct znode *tree_child(const struct tree *t, const struct znode *parent, const
 {
     uint32_t h = tree_hash(parent, name, len);
     for (struct znode *z = t->buckets[h & (t->nbuckets - 1)]; z; z = z->hash_next)
-        if (z->hash == h && z->parent == parent && z->name_len == len && memcmp(z->name, name, len) == 0)
+        if (z->parent == parent && z->name_len == len && memcmp(z->name, name, len) == 0)
             return z;
     return NULL;
 }
@@ -377,22 +377,33 @@ enum tree_node_kind tree_node_kind(const struct tree *t, const struct znode *nod
     return TREE_NODE_EPHEMERAL;
 }
 
+/* The data a node was created with lives in the same allocation, after its
+ * name (one malloc per node, not two); data set later that fits there is
+ * copied in place, larger data gets its own block. */
+static uint8_t *tree_inline_data(struct znode *z)
+{
+    return (uint8_t *)z->name + z->name_len + 1;
+}
+
+static void tree_free_data(struct znode *z)
+{
+    if (z->data != tree_inline_data(z))
+        free(z->data);
+}
+
 static struct znode *tree_node_alloc(const char *name, size_t name_len, const uint8_t *data, size_t data_len)
 {
-    struct znode *z = calloc(1, sizeof *z + name_len + 1);
+    struct znode *z = calloc(1, sizeof *z + name_len + 1 + data_len);
     if (z == NULL)
         return NULL;
+    z->name_len = (uint32_t)name_len;
+    z->inline_cap = (uint32_t)data_len;
     if (data_len) {
-        z->data = malloc(data_len);
-        if (z->data == NULL) {
-            free(z);
-            return NULL;
-        }
+        z->data = tree_inline_data(z);
         memcpy(z->data, data, data_len);
     }
     z->data_len = (uint32_t)data_len;
     z->data_null = data == NULL;
-    z->name_len = (uint32_t)name_len;
     memcpy(z->name, name, name_len);
     return z;
 }
@@ -431,8 +442,7 @@ struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char 
     z->aversion = st->aversion;
     z->acl = acl_ref;
     z->parent = parent;
-    z->hash = tree_hash(parent, name, name_len);
-    size_t slot = z->hash & (t->nbuckets - 1);
+    size_t slot = tree_hash(parent, name, name_len) & (t->nbuckets - 1);
     z->hash_next = t->buckets[slot];
     t->buckets[slot] = z;
     z->index_in_parent = parent->nchildren;
@@ -466,7 +476,7 @@ void tree_remove(struct tree *t, struct znode *z)
     if (kind == TREE_NODE_CONTAINER || kind == TREE_NODE_TTL)
         tree_special_remove(t, z);
     t->data_size -= (int64_t)(tree_node_path(z, NULL, 0) + z->data_len);
-    struct znode **link = &t->buckets[z->hash & (t->nbuckets - 1)];
+    struct znode **link = &t->buckets[tree_hash(parent, z->name, z->name_len) & (t->nbuckets - 1)];
     while (*link != z)
         link = &(*link)->hash_next;
     *link = z->hash_next;
@@ -476,14 +486,15 @@ void tree_remove(struct tree *t, struct znode *z)
     t->count--;
     tree_acl_unref(t, z->acl);
     free(z->children);
-    free(z->data);
+    tree_free_data(z);
     free(z);
 }
 
 int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t len)
 {
     uint8_t *copy = NULL;
-    if (len) {
+    bool in_place = len > 0 && len <= z->inline_cap;
+    if (len && !in_place) {
         copy = malloc(len);
         if (copy == NULL)
             return -ENOMEM;
@@ -491,7 +502,11 @@ int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t l
     }
     tree_digest_remove(t, z);
     t->data_size += (int64_t)len - (int64_t)z->data_len;
-    free(z->data);
+    tree_free_data(z);
+    if (in_place) {
+        copy = tree_inline_data(z);
+        memmove(copy, data, len);
+    }
     z->data = copy;
     z->data_len = (uint32_t)len;
     z->data_null = data == NULL;
@@ -621,7 +636,7 @@ void tree_free(struct tree *t)
             tree_walk(t->root, tree_free_visit, &cursor);
             for (struct znode **p = all; p < cursor; p++) {
                 free((*p)->children);
-                free((*p)->data);
+                tree_free_data(*p);
                 free(*p);
             }
             free(all);

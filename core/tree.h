@@ -2,7 +2,8 @@
  * The data tree: znodes, their stats, the ACL cache and the tree digest.
  *
  * Layout: each znode stores only its own name (not its full path), a parent
- * pointer and a vector of child pointers. Lookup by path walks the segments
+ * pointer and a vector of child pointers; the data it was created with shares
+ * its allocation. Lookup by path walks the segments
  * through one hash table keyed by (parent, name), so every name is stored
  * once and a lookup costs one probe per path segment. Full paths are built on
  * demand (tree_node_path) for replies, notifications and the digest.
@@ -60,9 +61,9 @@ struct znode {
     uint32_t nchildren, children_cap;
     uint32_t index_in_parent;
     uint32_t acl;      /* acl cache reference */
-    uint32_t hash;     /* of (parent, name) */
     uint32_t path_crc; /* CRC-32 of full path then data, for the digest */
     uint32_t name_len;
+    uint32_t inline_cap; /* bytes after the name reserved for data (see tree.c) */
     bool data_null; /* created or set with null data (read back as null) */
     bool crc_valid; /* path_crc computed (it is filled in lazily after a snapshot load) */
     char name[];
