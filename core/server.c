@@ -654,12 +654,20 @@ static void server_take_snapshot(struct server *srv)
         pid_t pid = fork();
         if (pid == 0) {
             log_set_role("snapshot");
+            /* Serving comes first: the writer yields the CPU to it. */
+            errno = 0;
+            if (nice(10) == -1 && errno != 0)
+                log_debug("snapshot writer: nice: %s", strerror(errno));
             int rc = server_write_snapshot(srv, srv->snapshot_zxid, err, sizeof err);
             if (rc < 0 && rc != -ENOTSUP)
                 log_error("snapshot 0x%llx failed: %s", (unsigned long long)srv->snapshot_zxid, err);
             _exit(rc == -ENOTSUP ? 3 : rc < 0 ? 1 : 0);
         }
         if (pid > 0) {
+            uint64_t fork_ms = loop_now_ms() - srv->snapshot_started_ms;
+            if (fork_ms > 10)
+                log_info("snapshot 0x%llx: forking the writer took %llu ms", (unsigned long long)srv->snapshot_zxid,
+                         (unsigned long long)fork_ms);
             srv->snapshot_pid = pid;
             srv->snapshot_timer = loop_timer_start(srv->loop, 50, server_snapshot_poll, srv);
             return;
