@@ -3,8 +3,9 @@
  * (zk.command, zk.on), logging, read-only views of the configuration,
  * server state, sessions, connections, watches, the data tree and the
  * metrics registry, the few operations the ZooKeeper commands need (stats
- * resets, trace mask), JSON helpers, and append-only files for event
- * handlers.
+ * resets, trace mask), JSON helpers, append-only files for event handlers,
+ * and the event tables and audit batches (events built on first access)
+ * handlers receive.
  *
  * The C functions here gather data and hand Lua plain tables; the text and
  * JSON formats are the scripts' business (lua/fourlw.lua). Values that
@@ -327,7 +328,7 @@ static int luaapi_on(lua_State *L)
     for (int k = 0; k < LUAEV_COUNT && !known; k++)
         known = strcmp(event, luaev_names[k]) == 0;
     if (!known)
-        return luaL_error(L, "zk.on: unknown event '%s' (config, audit, start, stop, state_change, "
+        return luaL_error(L, "zk.on: unknown event '%s' (config, audit, audit_batch, start, stop, state_change, "
                              "leader_elected, session_created, session_expired, session_closed)",
                           event);
     luaapi_push_reg(L, "handlers");
@@ -1485,10 +1486,10 @@ void luaapi_close_appenders(struct luastate *s)
 
 /* ---------------------------------------------------------------- events */
 
-void luaapi_push_event(lua_State *L, const struct luaev *ev)
+void luaapi_push_event(lua_State *L, const struct luaev *ev, const char *line, size_t linelen)
 {
     static const char *const results[] = {"success", "failure", "invoked"};
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, 13);
     luaapi_set_str(L, "event", luaev_names[ev->kind]);
     luaapi_set_int(L, "time", ev->time_ms);
     if (ev->session != 0) {
@@ -1508,6 +1509,78 @@ void luaapi_push_event(lua_State *L, const struct luaev *ev)
         luaapi_set_str(L, "result", results[ev->result <= HOOKS_RESULT_INVOKED ? ev->result : 0]);
         luaapi_set_int(L, "err", ev->err);
     }
+    if (line) {
+        lua_pushlstring(L, line, linelen);
+        lua_setfield(L, -2, "line");
+    }
+}
+
+/* An audit batch: the run it shows, valid while its handlers run. Event
+ * tables are built on first access (most handlers only write batch.text)
+ * and kept in the batch table. */
+struct luaapi_batch {
+    struct luaapi_audit_run run;
+    bool valid;
+};
+
+/* __index(batch, i): event i. */
+static int luaapi_batch_index(lua_State *L)
+{
+    struct luaapi_batch *b = lua_touserdata(L, lua_upvalueindex(1));
+    int isnum = 0;
+    lua_Integer i = lua_tointegerx(L, 2, &isnum);
+    if (!isnum || i < 1 || (size_t)i > b->run.n)
+        return 0;
+    if (!b->valid)
+        return luaL_error(L, "audit batch used after its handler returned (copy what you need)");
+    size_t k = (size_t)i - 1;
+    luaapi_push_event(L, b->run.evs[k], b->run.text + b->run.off[k], b->run.off[k + 1] - b->run.off[k]);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 1, i);
+    return 1;
+}
+
+static int luaapi_batch_len(lua_State *L)
+{
+    struct luaapi_batch *b = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)b->run.n);
+    return 1;
+}
+
+void luaapi_push_audit_batch(lua_State *L, const struct luaapi_audit_run *run)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushlstring(L, run->text, run->off[run->n]);
+    lua_setfield(L, -2, "text");
+    lua_pushinteger(L, (lua_Integer)run->n);
+    lua_setfield(L, -2, "n");
+    lua_createtable(L, 0, 3);
+    struct luaapi_batch *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->run = *run;
+    b->valid = true;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__zkbatch");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, luaapi_batch_index, 1);
+    lua_setfield(L, -3, "__index");
+    lua_pushcclosure(L, luaapi_batch_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushliteral(L, "audit batch");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+void luaapi_audit_batch_expire(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    /* Not lua_getmetatable's __metatable view: the real metatable. */
+    if (!lua_getmetatable(L, idx))
+        return;
+    lua_getfield(L, -1, "__zkbatch");
+    struct luaapi_batch *b = lua_touserdata(L, -1);
+    if (b)
+        b->valid = false;
+    lua_pop(L, 2);
 }
 
 /* ------------------------------------------------------------------ open */

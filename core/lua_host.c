@@ -13,11 +13,17 @@
  *   past the budget it raises an error and from then on fires at every
  *   instruction, so a script cannot swallow the error with pcall and keep
  *   looping.
- * - The event queue is a mutex-protected list bounded by lua.eventQueueSize;
- *   the loop thread only copies and links, the event thread takes whole
- *   batches. A reload hands the new event state through the same queue, so
- *   events queued before it run under the old scripts, later ones under the
- *   new.
+ * - The event queue is a mutex-protected list bounded by lua.eventQueueSize.
+ *   The loop thread copies each event into a reused chunk (no malloc, no
+ *   lock, no system call per event) and links it to a pending list that it
+ *   hands over once per loop iteration from a before-sleep hook (sooner when
+ *   many pile up); the event thread takes whole batches and gives the chunks
+ *   back. A full queue drops an event, except an audit record, for which the
+ *   loop waits (back-pressure: audit records are never lost). Audit lines
+ *   are formatted in C on the event thread; "audit_batch" handlers get up to
+ *   LUAHOST_AUDIT_RUN of them per call. A reload hands the new event state
+ *   through the same queue, so events queued before it run under the old
+ *   scripts, later ones under the new.
  * - Registrations live in the registry table "zkplug" of each state
  *   (commands, index, words, handlers); lua_api.c fills them.
  */
@@ -38,6 +44,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin_http.h"
@@ -49,7 +56,7 @@
 #define LUASTATE_HOOK_STEP 1000
 #define LUAHOST_DEFAULT_INSTRUCTIONS 10000000u
 #define LUAHOST_DEFAULT_MEMORY_KB 65536
-#define LUAHOST_DEFAULT_QUEUE 10000
+#define LUAHOST_DEFAULT_QUEUE 100000
 #define LUAHOST_MAX_SCRIPT (4u << 20)
 
 const char *const luaev_names[LUAEV_COUNT] = {
@@ -61,6 +68,7 @@ const char *const luaev_names[LUAEV_COUNT] = {
     [LUAEV_SESSION_CREATED] = "session_created",
     [LUAEV_SESSION_EXPIRED] = "session_expired",
     [LUAEV_SESSION_CLOSED] = "session_closed",
+    [LUAEV_AUDIT_BATCH] = "audit_batch",
 };
 
 /* The error object cfg:reject raises (see lua_api.c). */
@@ -460,27 +468,128 @@ fail:
 
 /* ------------------------------------------------------------ event queue */
 
-static void luahost_handle_event(struct luastate *s, const struct luaev *ev)
+/* Chunks: LUAHOST_CHUNK bytes of events each (an event larger than that
+ * gets a chunk of its own, not kept for reuse); at most LUAHOST_FREE_CHUNKS
+ * emptied chunks are kept. The loop thread hands its pending events over
+ * once per loop iteration (before-sleep hook) or after LUAHOST_PUBLISH_EVERY
+ * events, whichever comes first. Audit events reach "audit_batch" handlers
+ * in runs of at most LUAHOST_AUDIT_RUN. */
+#define LUAHOST_CHUNK (16u << 10)
+#define LUAHOST_FREE_CHUNKS 256
+#define LUAHOST_PUBLISH_EVERY 256
+#define LUAHOST_AUDIT_RUN 1024
+
+static void luahost_chunks_free(struct luahost_chunk *c)
 {
-    lua_State *L = s->L;
+    while (c) {
+        struct luahost_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
+/* The ZooKeeper audit line of ev (see lua/audit.lua), appended to w. The
+ * date part is formatted once per second. Event thread. */
+static void luahost_format_audit(struct luahost *h, jute_writer *w, const struct luaev *ev)
+{
+    static const char *const results[] = {"success", "failure", "invoked"};
+    int64_t second = ev->time_ms >= 0 ? ev->time_ms / 1000 : (ev->time_ms - 999) / 1000;
+    if (second != h->fmt_second) {
+        time_t t = (time_t)second;
+        struct tm tm;
+        h->fmt_second = second;
+        if (localtime_r(&t, &tm) == NULL || strftime(h->fmt_date, sizeof h->fmt_date, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+            snprintf(h->fmt_date, sizeof h->fmt_date, "%" PRId64, second);
+    }
+    const char *result = results[ev->result <= HOOKS_RESULT_INVOKED ? ev->result : 0];
+    char head[96];
+    int n = snprintf(head, sizeof head, "%s,%03d %s audit.Slf4jAuditLogger: ", h->fmt_date,
+                     (int)(ev->time_ms - second * 1000), ev->result == HOOKS_RESULT_FAILURE ? "ERROR" : "INFO");
+    jute_write_raw(w, head, (size_t)n);
+    if (ev->session != 0) {
+        n = snprintf(head, sizeof head, "session=0x%" PRIx64 "\t", (uint64_t)ev->session);
+        jute_write_raw(w, head, (size_t)n);
+    }
+    const char *const keys[] = {"user=", "ip=", "operation=", "znode=", "znode_type=", "acl="};
+    const char *const vals[] = {ev->user, ev->ip, ev->operation, ev->znode, ev->znode_type, ev->acl};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (vals[i] == NULL)
+            continue;
+        jute_write_raw(w, keys[i], strlen(keys[i]));
+        jute_write_raw(w, vals[i], strlen(vals[i]));
+        jute_write_raw(w, "\t", 1);
+    }
+    jute_write_raw(w, "result=", 7);
+    jute_write_raw(w, result, strlen(result));
+    jute_write_raw(w, "\n", 1);
+}
+
+/* Pushes the handler list for kind (a table, or nothing and false). */
+static bool luahost_push_handlers(lua_State *L, enum luaev_kind kind)
+{
     lua_getfield(L, LUA_REGISTRYINDEX, "zkplug");
     lua_getfield(L, -1, "handlers");
-    lua_getfield(L, -1, luaev_names[ev->kind]);
+    lua_getfield(L, -1, luaev_names[kind]);
     lua_remove(L, -2);
     lua_remove(L, -2);
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
+    if (lua_istable(L, -1))
+        return true;
+    lua_pop(L, 1);
+    return false;
+}
+
+static void luahost_handle_event(struct luastate *s, const struct luaev *ev, const char *line, size_t linelen)
+{
+    lua_State *L = s->L;
+    if (!luahost_push_handlers(L, ev->kind))
         return;
-    }
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     char what[96];
     snprintf(what, sizeof what, "%s handler", luaev_names[ev->kind]);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
-        luaapi_push_event(L, ev);
+        luaapi_push_event(L, ev, line, linelen);
         (void)luastate_call(s, 1, 0, what, NULL, 0);
     }
     lua_pop(L, 1);
+}
+
+/* Handles a run of audit events: formats every line once, calls each
+ * "audit_batch" handler once with the whole run, then each "audit" handler
+ * once per event. Event thread. */
+static void luahost_handle_audit_run(struct luahost *h, struct luastate *s, size_t n)
+{
+    jute_writer *w = &h->fmt;
+    w->len = 0;
+    w->oom = false;
+    for (size_t i = 0; i < n; i++) {
+        h->run_off[i] = w->len;
+        luahost_format_audit(h, w, h->run_evs[i]);
+    }
+    h->run_off[n] = w->len;
+    if (w->oom) {
+        log_error("lua: out of memory formatting %zu audit lines", n);
+        __atomic_fetch_add(&h->errors, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    lua_State *L = s->L;
+    if ((s->events & (1u << LUAEV_AUDIT_BATCH)) && luahost_push_handlers(L, LUAEV_AUDIT_BATCH)) {
+        struct luaapi_audit_run run = {h->run_evs, h->run_off, (const char *)w->data, n};
+        luaapi_push_audit_batch(L, &run);
+        lua_Integer nh = (lua_Integer)lua_rawlen(L, -2);
+        for (lua_Integer i = 1; i <= nh; i++) {
+            lua_rawgeti(L, -2, i);
+            lua_pushvalue(L, -2);
+            (void)luastate_call(s, 1, 0, "audit_batch handler", NULL, 0);
+        }
+        luaapi_audit_batch_expire(L, -1);
+        lua_pop(L, 2);
+    }
+    if (s->events & (1u << LUAEV_AUDIT))
+        for (size_t i = 0; i < n; i++)
+            luahost_handle_event(s, h->run_evs[i], (const char *)w->data + h->run_off[i],
+                                 h->run_off[i + 1] - h->run_off[i]);
+    __atomic_fetch_add(&h->events_handled, (int64_t)n, __ATOMIC_RELAXED);
 }
 
 static void *luahost_thread_main(void *arg)
@@ -496,26 +605,55 @@ static void *luahost_thread_main(void *arg)
         if (h->head == NULL && h->stop)
             break;
         struct luaev *batch = h->head;
+        struct luahost_chunk *chunks = h->chunks;
         h->head = h->tail = NULL;
+        h->chunks = NULL;
         h->qlen = 0;
+        if (h->writer_waiting)
+            pthread_cond_broadcast(&h->idle);
         pthread_mutex_unlock(&h->lock);
         uint64_t done = 0;
-        while (batch) {
+        size_t run = 0;
+        while (batch || run) {
             struct luaev *ev = batch;
+            if (ev && ev->kind == LUAEV_AUDIT && run < LUAHOST_AUDIT_RUN) {
+                /* Collect consecutive audit events. */
+                h->run_evs[run++] = ev;
+                batch = ev->next;
+                done++;
+                continue;
+            }
+            if (run) {
+                if (h->ev && (h->ev->events & ((1u << LUAEV_AUDIT) | (1u << LUAEV_AUDIT_BATCH))))
+                    luahost_handle_audit_run(h, h->ev, run);
+                run = 0;
+                continue;
+            }
             batch = ev->next;
             if (ev->kind == LUAEV_SWAP) {
                 luastate_free(h->ev);
                 h->ev = ev->swap;
             } else if (h->ev && (h->ev->events & (1u << ev->kind))) {
-                luahost_handle_event(h->ev, ev);
+                luahost_handle_event(h->ev, ev, NULL, 0);
                 __atomic_fetch_add(&h->events_handled, 1, __ATOMIC_RELAXED);
             }
-            free(ev);
             done++;
         }
         if (h->ev)
             luaapi_flush_appenders(h->ev);
         pthread_mutex_lock(&h->lock);
+        /* Keep standard chunks for reuse, up to a limit. */
+        while (chunks) {
+            struct luahost_chunk *c = chunks;
+            chunks = c->next;
+            if (c->cap == LUAHOST_CHUNK && h->nfree_chunks < LUAHOST_FREE_CHUNKS) {
+                c->next = h->free_chunks;
+                h->free_chunks = c;
+                h->nfree_chunks++;
+            } else {
+                free(c);
+            }
+        }
         h->handled_seq += done;
         pthread_cond_broadcast(&h->idle);
     }
@@ -523,55 +661,139 @@ static void *luahost_thread_main(void *arg)
     return NULL;
 }
 
-/* Links ev (always for SWAP; dropped when full otherwise). */
-static void luahost_enqueue(struct luahost *h, struct luaev *ev)
+/* Hands the pending events to the event thread (one lock, and a wake-up
+ * only when it sleeps). Loop thread. */
+static void luahost_publish(struct luahost *h)
 {
-    pthread_mutex_lock(&h->lock);
-    if (!h->thread_started || h->stop || (ev->kind != LUAEV_SWAP && h->qlen >= h->queue_cap)) {
-        pthread_mutex_unlock(&h->lock);
-        if (ev->kind == LUAEV_SWAP) {
-            luastate_free(ev->swap);
-        } else {
-            int64_t dropped = __atomic_add_fetch(&h->events_dropped, 1, __ATOMIC_RELAXED);
-            if (dropped == 1 || dropped % 1000 == 0)
-                log_warn("lua: event queue full (lua.eventQueueSize=%zu): %" PRId64 " events dropped so far",
-                         h->queue_cap, dropped);
-        }
-        free(ev);
+    if (h->pend_head == NULL)
         return;
-    }
-    ev->next = NULL;
+    struct luahost_chunk *last = h->pend_chunks;
+    while (last && last->next)
+        last = last->next;
+    pthread_mutex_lock(&h->lock);
     if (h->tail)
-        h->tail->next = ev;
+        h->tail->next = h->pend_head;
     else
-        h->head = ev;
-    h->tail = ev;
-    h->qlen++;
-    h->queued_seq++;
-    /* Only a sleeping thread needs the (system call) wake-up. */
+        h->head = h->pend_head;
+    h->tail = h->pend_tail;
+    h->qlen += h->pend_n;
+    h->queued_seq += h->pend_n;
+    if (last) {
+        last->next = h->chunks;
+        h->chunks = h->pend_chunks;
+    }
+    h->qlen_hint = h->qlen;
     if (h->sleeping)
         pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->lock);
-    __atomic_fetch_add(&h->events_queued, 1, __ATOMIC_RELAXED);
+    h->pend_head = h->pend_tail = NULL;
+    h->pend_chunks = NULL;
+    h->pend_n = 0;
 }
 
-struct luahost_evstr {
-    const char *src;
-    const char **dst;
-};
-
-/* Copies the event's strings after the struct. */
-static struct luaev *luahost_event_new(enum luaev_kind kind, const char *operation, const char *user,
-                                       const char *ip, const char *znode, const char *znode_type,
-                                       const char *acl, const char *state)
+static void luahost_before_sleep(void *arg)
 {
-    const char *srcs[7] = {operation, user, ip, znode, znode_type, acl, state};
-    size_t total = 0;
-    for (int i = 0; i < 7; i++)
-        total += srcs[i] ? strlen(srcs[i]) + 1 : 0;
-    struct luaev *ev = malloc(sizeof *ev + total);
-    if (ev == NULL)
+    luahost_publish(arg);
+}
+
+/* Room for one more event? When the queue is full: events other than audit
+ * records are dropped (false); an audit record waits for the event thread
+ * to take the queue (back-pressure on the loop thread: an audit record is
+ * never dropped while the event thread runs). Loop thread. */
+static bool luahost_make_room(struct luahost *h, enum luaev_kind kind)
+{
+    if (h->pend_n + h->qlen_hint < h->queue_cap)
+        return true;
+    luahost_publish(h);
+    pthread_mutex_lock(&h->lock);
+    h->qlen_hint = h->qlen;
+    if (h->qlen < h->queue_cap || kind == LUAEV_SWAP) {
+        pthread_mutex_unlock(&h->lock);
+        return true;
+    }
+    if (kind != LUAEV_AUDIT) {
+        pthread_mutex_unlock(&h->lock);
+        return false;
+    }
+    uint64_t t0 = loop_now_ms();
+    h->writer_waiting = true;
+    while (h->qlen >= h->queue_cap && !h->stop && h->thread_started)
+        pthread_cond_wait(&h->idle, &h->lock);
+    h->writer_waiting = false;
+    h->qlen_hint = h->qlen;
+    pthread_mutex_unlock(&h->lock);
+    int64_t waits = __atomic_add_fetch(&h->audit_waits, 1, __ATOMIC_RELAXED);
+    if (waits == 1 || waits % 1000 == 0)
+        log_warn("lua: event queue full (lua.eventQueueSize=%zu): audit records wait for the event thread "
+                 "(%" PRId64 " waits so far, this one %" PRIu64 " ms)",
+                 h->queue_cap, waits, loop_now_ms() - t0);
+    return true;
+}
+
+/* size bytes for an event, from the current chunk (a new or reused one
+ * when it is full). Loop thread. */
+static struct luaev *luahost_alloc(struct luahost *h, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    struct luahost_chunk *c = h->pend_chunks;
+    if (c == NULL || c->cap - c->used < size) {
+        c = NULL;
+        if (size <= LUAHOST_CHUNK) {
+            pthread_mutex_lock(&h->lock);
+            if (h->free_chunks) {
+                c = h->free_chunks;
+                h->free_chunks = c->next;
+                h->nfree_chunks--;
+            }
+            pthread_mutex_unlock(&h->lock);
+        }
+        if (c == NULL) {
+            size_t cap = size > LUAHOST_CHUNK ? size : LUAHOST_CHUNK;
+            c = malloc(sizeof *c + cap);
+            if (c == NULL)
+                return NULL;
+            c->cap = cap;
+        }
+        c->used = 0;
+        c->next = h->pend_chunks;
+        h->pend_chunks = c;
+    }
+    struct luaev *ev = (struct luaev *)(void *)(c->data + c->used);
+    c->used += size;
+    return ev;
+}
+
+/* Queues an event: its strings are copied. SWAP always goes in; other
+ * events are dropped when the event thread is not running, or when the
+ * queue is full (audit records wait instead, see luahost_make_room). The
+ * copy is the only cost on the loop thread: no malloc (chunks are reused),
+ * no system call. Returns the event (for the caller to fill session etc.)
+ * or NULL when dropped. */
+static struct luaev *luahost_post(struct luahost *h, enum luaev_kind kind, const char *operation,
+                                  const char *user, const char *ip, const char *znode, const char *znode_type,
+                                  const char *acl, const char *state)
+{
+    if (!h->thread_started || h->stop || !luahost_make_room(h, kind)) {
+        if (kind == LUAEV_SWAP)
+            return NULL;
+        int64_t dropped = __atomic_add_fetch(&h->events_dropped, 1, __ATOMIC_RELAXED);
+        if (dropped == 1 || dropped % 1000 == 0)
+            log_warn("lua: event queue full (lua.eventQueueSize=%zu): %" PRId64 " events dropped so far",
+                     h->queue_cap, dropped);
         return NULL;
+    }
+    const char *srcs[7] = {operation, user, ip, znode, znode_type, acl, state};
+    size_t lens[7], total = 0;
+    for (int i = 0; i < 7; i++) {
+        lens[i] = srcs[i] ? strlen(srcs[i]) + 1 : 0;
+        total += lens[i];
+    }
+    struct luaev *ev = luahost_alloc(h, sizeof *ev + total);
+    if (ev == NULL) {
+        __atomic_fetch_add(&h->events_dropped, 1, __ATOMIC_RELAXED);
+        log_error("lua: out of memory queueing a %s event", kind < LUAEV_COUNT ? luaev_names[kind] : "reload");
+        return NULL;
+    }
     memset(ev, 0, sizeof *ev);
     ev->kind = kind;
     ev->time_ms = loop_wall_ms();
@@ -581,11 +803,19 @@ static struct luaev *luahost_event_new(enum luaev_kind kind, const char *operati
     for (int i = 0; i < 7; i++) {
         if (srcs[i] == NULL)
             continue;
-        size_t n = strlen(srcs[i]) + 1;
-        memcpy(p, srcs[i], n);
+        memcpy(p, srcs[i], lens[i]);
         *dsts[i] = p;
-        p += n;
+        p += lens[i];
     }
+    if (h->pend_tail)
+        h->pend_tail->next = ev;
+    else
+        h->pend_head = ev;
+    h->pend_tail = ev;
+    h->pend_n++;
+    __atomic_fetch_add(&h->events_queued, 1, __ATOMIC_RELAXED);
+    if (h->pend_n >= LUAHOST_PUBLISH_EVERY || !h->sleep_hooked)
+        luahost_publish(h);
     return ev;
 }
 
@@ -598,13 +828,9 @@ static void luahost_post_simple(struct luahost *h, enum luaev_kind kind, int64_t
 {
     if (!luahost_wants(h, kind))
         return;
-    struct luaev *ev = luahost_event_new(kind, NULL, NULL, NULL, NULL, NULL, NULL, state);
-    if (ev == NULL) {
-        __atomic_fetch_add(&h->events_dropped, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    ev->session = session;
-    luahost_enqueue(h, ev);
+    struct luaev *ev = luahost_post(h, kind, NULL, NULL, NULL, NULL, NULL, NULL, state);
+    if (ev)
+        ev->session = session;
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -659,17 +885,14 @@ static void luahost_audit_post(struct luahost *h, const char *operation, int64_t
                                const char *ip, const char *znode, const char *znode_type, const char *acl,
                                int32_t err, enum hooks_result result)
 {
-    if (!h->audit_enabled || !luahost_wants(h, LUAEV_AUDIT))
+    if (!h->audit_enabled || !(luahost_wants(h, LUAEV_AUDIT) || luahost_wants(h, LUAEV_AUDIT_BATCH)))
         return;
-    struct luaev *ev = luahost_event_new(LUAEV_AUDIT, operation, user, ip, znode, znode_type, acl, NULL);
-    if (ev == NULL) {
-        __atomic_fetch_add(&h->events_dropped, 1, __ATOMIC_RELAXED);
+    struct luaev *ev = luahost_post(h, LUAEV_AUDIT, operation, user, ip, znode, znode_type, acl, NULL);
+    if (ev == NULL)
         return;
-    }
     ev->session = session;
     ev->err = err;
     ev->result = result;
-    luahost_enqueue(h, ev);
 }
 
 /* ------------------------------------------------------------ hooks table */
@@ -695,7 +918,7 @@ static void luahost_hook_stopping(void *ctx, struct server *srv)
 static void luahost_hook_audit(void *ctx, const struct hooks_audit_event *ev)
 {
     struct luahost *h = ctx;
-    if (!h->audit_enabled || !luahost_wants(h, LUAEV_AUDIT))
+    if (!h->audit_enabled || !(luahost_wants(h, LUAEV_AUDIT) || luahost_wants(h, LUAEV_AUDIT_BATCH)))
         return;
     char users[512];
     const char *user = ev->auth ? luahost_audit_users(ev->auth, users, sizeof users) : h->server_user;
@@ -1216,6 +1439,17 @@ int luahost_attach(struct luahost *h, struct server *srv, char *err, size_t errl
     if (rc < 0)
         return rc;
     h->ev_mask = h->ev->events;
+    h->fmt_second = INT64_MIN;
+    jute_writer_init(&h->fmt, 64 * 1024);
+    h->run_evs = calloc(LUAHOST_AUDIT_RUN, sizeof *h->run_evs);
+    h->run_off = calloc(LUAHOST_AUDIT_RUN + 1, sizeof *h->run_off);
+    if (h->run_evs == NULL || h->run_off == NULL) {
+        snprintf(err, errlen, "lua: out of memory");
+        return -ENOMEM;
+    }
+    /* Pending events go to the event thread once per loop iteration. */
+    if (loop_before_sleep(srv->loop, luahost_before_sleep, h) == 0)
+        h->sleep_hooked = true;
     rc = pthread_create(&h->thread, NULL, luahost_thread_main, h);
     if (rc != 0) {
         snprintf(err, errlen, "lua: cannot start the event thread: %s", strerror(rc));
@@ -1261,13 +1495,11 @@ int luahost_reload(struct luahost *h, char *err, size_t errlen)
     h->cmd = cmd;
     if (ev) {
         h->ev_mask = ev->events;
-        struct luaev *swap = luahost_event_new(LUAEV_SWAP, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-        if (swap == NULL) {
+        struct luaev *swap = luahost_post(h, LUAEV_SWAP, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        if (swap == NULL)
             luastate_free(ev);
-        } else {
+        else
             swap->swap = ev;
-            luahost_enqueue(h, swap);
-        }
     }
     __atomic_fetch_add(&h->reloads, 1, __ATOMIC_RELAXED);
     log_info("lua: scripts reloaded from %s%s%s", h->builtin_dir, h->scripts_dir ? " and " : "",
@@ -1277,6 +1509,7 @@ int luahost_reload(struct luahost *h, char *err, size_t errlen)
 
 void luahost_drain(struct luahost *h)
 {
+    luahost_publish(h);
     pthread_mutex_lock(&h->lock);
     uint64_t target = h->queued_seq;
     while (h->thread_started && h->handled_seq < target)
@@ -1291,6 +1524,7 @@ void luahost_get_counters(struct luahost *h, struct luahost_counters *out)
     out->events_handled = __atomic_load_n(&h->events_handled, __ATOMIC_RELAXED);
     out->errors = __atomic_load_n(&h->errors, __ATOMIC_RELAXED);
     out->reloads = __atomic_load_n(&h->reloads, __ATOMIC_RELAXED);
+    out->audit_waits = __atomic_load_n(&h->audit_waits, __ATOMIC_RELAXED);
 }
 
 void luahost_close(struct luahost *h)
@@ -1310,6 +1544,8 @@ void luahost_close(struct luahost *h)
     }
     if (h->sighup_fd >= 0)
         close(h->sighup_fd);
+    /* Everything queued so far is handled before the thread ends. */
+    luahost_publish(h);
     pthread_mutex_lock(&h->lock);
     bool started = h->thread_started;
     h->stop = true;
@@ -1317,13 +1553,15 @@ void luahost_close(struct luahost *h)
     pthread_mutex_unlock(&h->lock);
     if (started)
         pthread_join(h->thread, NULL);
-    while (h->head) {
-        struct luaev *ev = h->head;
-        h->head = ev->next;
+    for (struct luaev *ev = h->head; ev; ev = ev->next)
         if (ev->kind == LUAEV_SWAP)
             luastate_free(ev->swap);
-        free(ev);
-    }
+    luahost_chunks_free(h->chunks);
+    luahost_chunks_free(h->free_chunks);
+    luahost_chunks_free(h->pend_chunks);
+    jute_writer_free(&h->fmt);
+    free(h->run_evs);
+    free(h->run_off);
     luastate_free(h->ev);
     luastate_free(h->cmd);
     pthread_mutex_destroy(&h->lock);

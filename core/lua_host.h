@@ -19,7 +19,10 @@
  *   events (start, stop, sessions, state changes) are copied into a bounded
  *   queue on the loop thread and handled there, so a slow handler never
  *   delays an acknowledgement. A full queue drops the event and counts it
- *   (metric lua_events_dropped).
+ *   (metric lua_events_dropped), except an audit record: the loop waits for
+ *   room instead (counted in audit_waits), so no audit record is lost.
+ *   Audit lines are formatted in C on the event thread and handed to
+ *   "audit_batch" handlers a batch at a time.
  *
  * Sandbox: base (without dofile, loadfile, require; load accepts text only),
  * string, table, math, utf8, coroutine and a few os functions (time, clock,
@@ -77,6 +80,7 @@ struct luahost_counters {
     int64_t events_handled;
     int64_t errors;  /* failed calls, any state */
     int64_t reloads; /* successful reloads */
+    int64_t audit_waits; /* times an audit record waited for room in a full queue */
 };
 void luahost_get_counters(struct luahost *host, struct luahost_counters *out);
 

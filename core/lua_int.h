@@ -40,6 +40,7 @@ enum luaev_kind {
     LUAEV_SESSION_CREATED,
     LUAEV_SESSION_EXPIRED,
     LUAEV_SESSION_CLOSED,
+    LUAEV_AUDIT_BATCH, /* handler name only: audit events handed over as a batch */
     LUAEV_COUNT,
     LUAEV_SWAP = LUAEV_COUNT, /* internal: install a reloaded event state */
 };
@@ -61,7 +62,10 @@ struct luastate {
     const char *loading;               /* script being loaded, for messages */
 };
 
-/* A queued event: everything copied, strings in buf. */
+/* A queued event: everything copied, strings in buf. Events live in
+ * chunks (struct luahost_chunk): the loop thread carves them out of its
+ * current chunk without malloc, and whole chunks change hands with the
+ * batch they hold. */
 struct luaev {
     struct luaev *next;
     enum luaev_kind kind;
@@ -72,6 +76,22 @@ struct luaev {
     const char *operation, *user, *ip, *znode, *znode_type, *acl, *state;
     struct luastate *swap; /* LUAEV_SWAP */
     char buf[];
+};
+
+/* A block of events (bump-allocated by the loop thread). */
+struct luahost_chunk {
+    struct luahost_chunk *next;
+    size_t used, cap; /* bytes of data */
+    _Alignas(16) unsigned char data[];
+};
+
+/* A run of audit events handed to "audit_batch" handlers: evs[i]'s
+ * preformatted line is text[off[i] .. off[i+1]). */
+struct luaapi_audit_run {
+    const struct luaev *const *evs;
+    const size_t *off;
+    const char *text;
+    size_t n;
 };
 
 struct luahost {
@@ -93,13 +113,30 @@ struct luahost {
     pthread_cond_t wake, idle;
     struct luaev *head, *tail; /* lock */
     size_t qlen;               /* lock */
+    struct luahost_chunk *chunks;      /* lock: the chunks holding head..tail */
+    struct luahost_chunk *free_chunks; /* lock: emptied chunks for reuse */
+    size_t nfree_chunks;               /* lock */
+    bool writer_waiting;               /* lock: the loop thread waits for room */
+    /* Loop thread: events not yet handed to the event thread (published
+     * from the before-sleep hook, or sooner when many pile up). */
+    struct luaev *pend_head, *pend_tail;
+    struct luahost_chunk *pend_chunks; /* first: the one being filled */
+    size_t pend_n;
+    size_t qlen_hint;     /* qlen at the last publish: an upper bound */
+    bool sleep_hooked;    /* the before-sleep hook is installed */
+    /* Event thread: audit line formatting. */
+    jute_writer fmt;
+    const struct luaev **run_evs;
+    size_t *run_off;
+    int64_t fmt_second;   /* the second fmt_date describes */
+    char fmt_date[32];
     uint64_t queued_seq, handled_seq; /* lock */
     bool stop;                 /* lock */
     bool sleeping;             /* lock: the event thread waits for work */
     struct luastate *ev;       /* event thread (after start) */
     uint32_t ev_mask;          /* loop thread copy of the newest event state's mask */
 
-    int64_t events_queued, events_dropped, events_handled, errors, reloads; /* atomics */
+    int64_t events_queued, events_dropped, events_handled, errors, reloads, audit_waits; /* atomics */
 
     /* Command context while a command runs (loop thread). */
     struct conn *self;
@@ -135,8 +172,14 @@ int luaapi_open(struct luastate *s);
 const char *luaapi_version(void);
 /* Is the value at idx zk.null? */
 bool luaapi_is_null(lua_State *L, int idx);
-/* Pushes a table describing an event, for the zk.on handlers. */
-void luaapi_push_event(lua_State *L, const struct luaev *ev);
+/* Pushes a table describing an event, for the zk.on handlers; line (an
+ * audit event's preformatted log line, NULL otherwise) becomes its "line". */
+void luaapi_push_event(lua_State *L, const struct luaev *ev, const char *line, size_t linelen);
+/* Pushes the batch table "audit_batch" handlers receive: text (every line),
+ * n, and events 1..n built on first access. The run must stay valid until
+ * luaapi_audit_batch_expire(L, idx), after which the table refuses access. */
+void luaapi_push_audit_batch(lua_State *L, const struct luaapi_audit_run *run);
+void luaapi_audit_batch_expire(lua_State *L, int idx);
 /* Flushes s's appenders (event thread, after a batch). */
 void luaapi_flush_appenders(struct luastate *s);
 /* Closes them (before lua_close). */

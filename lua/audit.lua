@@ -14,7 +14,11 @@
 -- The file is audit.logFile, by default zookeeper_audit.log in dataLogDir
 -- (dataDir when unset).
 
-local fields = { "session", "user", "ip", "operation", "znode", "znode_type", "acl" }
+-- The server formats each line (in C, off the write path) and hands the
+-- handler whole batches: this script appends each batch with one write.
+-- An operator's own zk.on("audit", fn) or zk.on("audit_batch", fn) handler
+-- receives the same events, each with its fields and this preformatted line.
+
 local log
 
 local function log_path()
@@ -24,23 +28,7 @@ local function log_path()
   return (s.dataLogDir or s.dataDir or ".") .. "/zookeeper_audit.log"
 end
 
--- The date part changes once a second: format it once per second.
-local last_second, last_date = -1, ""
-
-zk.on("audit", function(ev)
+zk.on("audit_batch", function(batch)
   if log == nil then log = zk.appender(log_path()) end
-  local second = ev.time // 1000
-  if second ~= last_second then
-    last_second, last_date = second, os.date("%Y-%m-%d %H:%M:%S", second)
-  end
-  local parts, n = {}, 0
-  for i = 1, #fields do
-    local k = fields[i]
-    local v = ev[k]
-    if v ~= nil then n = n + 1; parts[n] = k .. "=" .. v end
-  end
-  parts[n + 1] = "result=" .. ev.result
-  log:write(last_date, string.format(",%03d ", ev.time % 1000),
-            ev.result == "failure" and "ERROR" or "INFO", " audit.Slf4jAuditLogger: ",
-            table.concat(parts, "\t"), "\n")
+  log:write(batch.text)
 end)

@@ -3,7 +3,9 @@
  * run through the hooks table, every sandbox limit (a script error, an
  * infinite loop, a memory bomb, forbidden libraries), the config hook
  * (override and rejection), reload keeping the old scripts on failure, and
- * event handlers on their own thread with a bounded queue.
+ * event handlers on their own thread with a bounded queue, audit batches
+ * (preformatted lines, lazily built events) and back-pressure instead of
+ * dropping audit records.
  *
  * Each test writes its scripts into a fresh folder used as lua.scriptsDir;
  * the built-in scripts come from the source tree (ZKPLUG_LUA_DIR). The
@@ -384,6 +386,111 @@ static void test_audit_events_reach_the_default_handler(void **state)
     free(text);
 }
 
+static void post_audit(struct fixture *fx, const char *op, int64_t session, const char *znode,
+                       enum hooks_result result)
+{
+    struct acl_auth auth = {0};
+    assert_int_equal(acl_auth_add_id(&auth, "ip", "127.0.0.1"), 0);
+    struct hooks_audit_event ev = {.operation = op, .session = session, .auth = &auth, .ip = "127.0.0.1",
+                                   .znode = znode, .znode_type = "persistent", .result = result};
+    fx->srv.hooks->audit(fx->srv.hooks_ctx, &ev);
+    acl_auth_free(&auth);
+}
+
+static void test_audit_batch_handler_gets_fields_and_preformatted_lines(void **state)
+{
+    struct fixture *fx = *state;
+    char extra[256], path[128], script[2048];
+    snprintf(path, sizeof path, "%s/batch.log", fx->dir);
+    snprintf(extra, sizeof extra, "audit.enable=true\naudit.logFile=%s/audit.log\n", fx->dir);
+    snprintf(script, sizeof script,
+             "local out, kept\n"
+             "zk.on('audit_batch', function(batch)\n"
+             "  out = out or zk.appender('%s')\n"
+             "  if batch.text:find('operation=setData', 1, true) then kept = batch return end\n"
+             "  local joined = {}\n"
+             "  for i, ev in ipairs(batch) do\n"
+             "    joined[i] = ev.line\n"
+             "    out:write('B ', ev.operation, ' ', ev.znode, ' ', ev.result, ' ', tostring(ev.session), '\\n')\n"
+             "  end\n"
+             "  assert(#batch == batch.n and batch.n == #joined)\n"
+             "  assert(table.concat(joined) == batch.text, 'text is the lines joined')\n"
+             "  assert(batch[1] == batch[1], 'events are built once')\n"
+             "end)\n"
+             "zk.on('audit', function(ev)\n"
+             "  out = out or zk.appender('%s')\n"
+             "  if kept then out:write('late ', tostring(pcall(function() return kept[1] end)), '\\n'); kept = nil end\n"
+             "  out:write('E ', ev.line)\n"
+             "end)\n",
+             path, path);
+    write_file(fx->dir, "batch.lua", script);
+    fx_start(fx, extra);
+    /* Its batch is kept, untouched, past the handler. */
+    post_audit(fx, "setData", 0x10, "/k", HOOKS_RESULT_SUCCESS);
+    luahost_drain(fx->host);
+    post_audit(fx, "create", 0x10, "/x", HOOKS_RESULT_SUCCESS);
+    post_audit(fx, "delete", 0x10, "/y", HOOKS_RESULT_FAILURE);
+    luahost_drain(fx->host);
+    char *text = read_file(path);
+    /* The batch handler saw both events, with their fields. */
+    assert_non_null(strstr(text, "B create /x success 0x10\nB delete /y failure 0x10\n"));
+    /* A batch kept past its handler refuses access. */
+    assert_non_null(strstr(text, "late false\n"));
+    /* Per-event handlers still run, with the same line the default log gets. */
+    char *e1 = strstr(text, "E ");
+    assert_non_null(e1);
+    assert_non_null(strstr(e1, " INFO audit.Slf4jAuditLogger: session=0x10\tuser=127.0.0.1\tip=127.0.0.1\t"
+                               "operation=create\tznode=/x\tznode_type=persistent\tresult=success\n"));
+    assert_non_null(strstr(e1, " ERROR audit.Slf4jAuditLogger: session=0x10\tuser=127.0.0.1\tip=127.0.0.1\t"
+                               "operation=delete\tznode=/y\tznode_type=persistent\tresult=failure\n"));
+    free(text);
+    /* The default handler wrote the same two lines. */
+    char apath[128];
+    snprintf(apath, sizeof apath, "%s/audit.log", fx->dir);
+    text = read_file(apath);
+    assert_non_null(strstr(text, "operation=create\tznode=/x\tznode_type=persistent\tresult=success\n"));
+    assert_non_null(strstr(text, "operation=delete\tznode=/y\tznode_type=persistent\tresult=failure\n"));
+    free(text);
+    struct luahost_counters c;
+    luahost_get_counters(fx->host, &c);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(c.events_handled, 3);
+}
+
+static void test_full_queue_never_drops_audit_records(void **state)
+{
+    struct fixture *fx = *state;
+    char extra[256], path[128];
+    snprintf(path, sizeof path, "%s/audit.log", fx->dir);
+    snprintf(extra, sizeof extra, "audit.enable=true\naudit.logFile=%s\nlua.eventQueueSize=2\n", path);
+    /* A slow extra handler: the queue fills while it runs. */
+    write_file(fx->dir, "slow.lua",
+               "zk.on('audit', function(ev) local n = 0 for i = 1, 20000 do n = n + i end end)\n");
+    fx_start(fx, extra);
+    char znode[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(znode, sizeof znode, "/n%d", i);
+        post_audit(fx, "create", 1, znode, HOOKS_RESULT_SUCCESS);
+    }
+    luahost_drain(fx->host);
+    struct luahost_counters c;
+    luahost_get_counters(fx->host, &c);
+    assert_int_equal(c.events_dropped, 0);
+    assert_int_equal(c.events_queued, 300);
+    assert_int_equal(c.events_handled, 300);
+    assert_true(c.audit_waits > 0);
+    /* Every record is in the log, in order. */
+    char *text = read_file(path);
+    const char *p = text;
+    for (int i = 0; i < 300; i++) {
+        char want[48];
+        snprintf(want, sizeof want, "\tznode=/n%d\t", i);
+        p = strstr(p, want);
+        assert_non_null(p);
+    }
+    free(text);
+}
+
 int main(void)
 {
     log_set_level(ZKP_LOG_WARN);
@@ -403,6 +510,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_handlers_run_on_the_event_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_event_queue_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_events_reach_the_default_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_batch_handler_gets_fields_and_preformatted_lines, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_full_queue_never_drops_audit_records, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
