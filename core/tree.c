@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "crc32.h"
 
 /* ------------------------------------------------------------------ hashing */
 
@@ -134,13 +135,12 @@ static uint32_t tree_path_crc(const struct znode *node)
         if (p == NULL)
             return 0;
     }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, (const Bytef *)p, (uInt)len);
+    uint32_t crc = crc32_update(0, p, len);
     if (node->data_len)
-        crc = crc32(crc, node->data, node->data_len);
+        crc = crc32_update(crc, node->data, node->data_len);
     if (p != stackbuf)
         free(p);
-    return (uint32_t)crc;
+    return crc;
 }
 
 static uint32_t tree_node_digest(struct znode *node)
@@ -160,8 +160,8 @@ static uint32_t tree_node_digest(struct znode *node)
     jute_write_int(&w, node->cversion);
     jute_write_int(&w, node->aversion);
     jute_write_long(&w, node->ephemeral_owner);
-    /* zlib's crc32 continues a finished CRC: this is CRC-32(path, data, block). */
-    return (uint32_t)crc32(node->path_crc, block, sizeof block);
+    /* Continuing a finished CRC: this is CRC-32(path, data, block). */
+    return crc32_update(node->path_crc, block, sizeof block);
 }
 
 void tree_digest_remove(struct tree *t, struct znode *node)
@@ -453,8 +453,8 @@ struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char 
     if (t->digest_deferred) {
         z->crc_valid = false; /* computed when first needed */
     } else if (path) {
-        uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)path, (uInt)path_len);
-        z->path_crc = (uint32_t)(data_len ? crc32(crc, data, (uInt)data_len) : crc);
+        uint32_t crc = crc32_update(0, path, path_len);
+        z->path_crc = data_len ? crc32_update(crc, data, data_len) : crc;
         z->crc_valid = true;
     } else {
         z->path_crc = tree_path_crc(z);
@@ -492,6 +492,14 @@ void tree_remove(struct tree *t, struct znode *z)
 
 int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t len)
 {
+    tree_digest_remove(t, z);
+    int rc = tree_replace_data(t, z, data, len);
+    tree_digest_add(t, z);
+    return rc;
+}
+
+int tree_replace_data(struct tree *t, struct znode *z, const uint8_t *data, size_t len)
+{
     uint8_t *copy = NULL;
     bool in_place = len > 0 && len <= z->inline_cap;
     if (len && !in_place) {
@@ -500,7 +508,6 @@ int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t l
             return -ENOMEM;
         memcpy(copy, data, len);
     }
-    tree_digest_remove(t, z);
     t->data_size += (int64_t)len - (int64_t)z->data_len;
     tree_free_data(z);
     if (in_place) {
@@ -512,7 +519,6 @@ int tree_set_data(struct tree *t, struct znode *z, const uint8_t *data, size_t l
     z->data_null = data == NULL;
     z->path_crc = tree_path_crc(z);
     z->crc_valid = true;
-    tree_digest_add(t, z);
     return 0;
 }
 

@@ -124,6 +124,9 @@ struct znode *tree_insert_path(struct tree *t, struct znode *parent, const char 
 void tree_remove(struct tree *t, struct znode *node);
 /* Replace a node's data (digest maintained). -ENOMEM leaves it unchanged. */
 int tree_set_data(struct tree *t, struct znode *node, const uint8_t *data, size_t len);
+/* The same without the digest: for a caller that changes the stat too and
+ * brackets both with tree_digest_remove / tree_digest_add. */
+int tree_replace_data(struct tree *t, struct znode *node, const uint8_t *data, size_t len);
 
 void tree_digest_remove(struct tree *t, struct znode *node);
 void tree_digest_add(struct tree *t, struct znode *node);

@@ -303,9 +303,11 @@ static int txn_apply_set_data(struct server *srv, const struct proto_txn_header 
         if (node->data_len)
             memcpy(undo->data, node->data, node->data_len);
     }
-    if (tree_set_data(t, node, txn->data.ptr, txn->data.len > 0 ? (size_t)txn->data.len : 0) < 0)
-        return ZK_SYSTEMERROR;
     tree_digest_remove(t, node);
+    if (tree_replace_data(t, node, txn->data.ptr, txn->data.len > 0 ? (size_t)txn->data.len : 0) < 0) {
+        tree_digest_add(t, node);
+        return ZK_SYSTEMERROR;
+    }
     node->version = txn->version;
     node->mzxid = hdr->zxid;
     node->mtime = hdr->time;

@@ -18,6 +18,8 @@
 #include "server.h"
 #include "snapshot.h"
 #include "txn.h"
+#include "crc32.h"
+#include <zlib.h>
 
 struct fixture {
     struct server srv;
@@ -272,9 +274,29 @@ static void test_damage_is_refused_and_state_kept(void **state)
     free(good);
 }
 
+/* The digest's CRC-32 is the standard one: check value and zlib agreement,
+ * including continuing a finished CRC and every length and alignment. */
+static void test_crc32(void **state)
+{
+    (void)state;
+    assert_int_equal(crc32_update(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(crc32_update(0, "", 0), 0);
+    uint8_t buf[300];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= sizeof buf; len += 13) {
+            uLong z = crc32(crc32(0L, Z_NULL, 0), buf + off, (uInt)len);
+            assert_int_equal(crc32_update(0, buf + off, len), (uint32_t)z);
+            uint32_t half = crc32_update(0, buf + off, len / 2);
+            assert_int_equal(crc32_update(half, buf + off + len / 2, len - len / 2), (uint32_t)z);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_zookeeper_empty_snapshot),
         cmocka_unit_test(test_zookeeper_snapshot_with_data),
