@@ -254,39 +254,24 @@ static int request_prep_delete(struct server *srv, struct conn *c, const struct 
     return ZK_OK;
 }
 
-static int request_prep_set_data(struct server *srv, struct conn *c, const struct proto_path_version_request *req,
-                                 struct request_prep *out)
+/* setData and check: the same checks, WRITE or READ permission; the txn
+ * carries the next data version (setData also the data). */
+static int request_prep_versioned(struct server *srv, struct conn *c, const struct proto_path_version_request *req,
+                                  int32_t type, struct request_prep *out)
 {
     if (tree_validate_path((const char *)req->path.ptr, span_len(req->path)) < 0)
         return ZK_BADARGUMENTS;
     struct znode *node = request_lookup(srv, req->path);
     if (node == NULL)
         return ZK_NONODE;
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_WRITE))
+    if (!request_allowed(srv, c, node->acl, type == ZK_OP_SETDATA ? ZK_PERM_WRITE : ZK_PERM_READ))
         return ZK_NOAUTH;
     if (req->version != -1 && req->version != node->version)
         return ZK_BADVERSION;
-    out->txn.type = ZK_OP_SETDATA;
+    out->txn.type = type;
     out->txn.path = req->path;
-    out->txn.data = req->data;
-    out->txn.version = node->version + 1;
-    return ZK_OK;
-}
-
-static int request_prep_check(struct server *srv, struct conn *c, const struct proto_path_version_request *req,
-                              struct request_prep *out)
-{
-    if (tree_validate_path((const char *)req->path.ptr, span_len(req->path)) < 0)
-        return ZK_BADARGUMENTS;
-    struct znode *node = request_lookup(srv, req->path);
-    if (node == NULL)
-        return ZK_NONODE;
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_READ))
-        return ZK_NOAUTH;
-    if (req->version != -1 && req->version != node->version)
-        return ZK_BADVERSION;
-    out->txn.type = ZK_OP_CHECK;
-    out->txn.path = req->path;
+    if (type == ZK_OP_SETDATA)
+        out->txn.data = req->data;
     out->txn.version = node->version + 1;
     return ZK_OK;
 }
@@ -336,9 +321,8 @@ static void request_path_version_write(struct server *srv, struct conn *c, int32
         return;
     }
     struct request_prep prep = {0};
-    int err = type == ZK_OP_DELETE  ? request_prep_delete(srv, c, &req, &prep)
-              : type == ZK_OP_CHECK ? request_prep_check(srv, c, &req, &prep)
-                                    : request_prep_set_data(srv, c, &req, &prep);
+    int err = type == ZK_OP_DELETE ? request_prep_delete(srv, c, &req, &prep)
+                                   : request_prep_versioned(srv, c, &req, type, &prep);
     const char *audit_op = type == ZK_OP_DELETE ? "delete" : type == ZK_OP_SETDATA ? "setData" : NULL;
     if (err != ZK_OK) {
         request_fail_write(srv, c, xid, err);
@@ -533,10 +517,8 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
             err = request_prep_delete(srv, c, &ops[i].pv, &preps[i]);
             break;
         case ZK_OP_SETDATA:
-            err = request_prep_set_data(srv, c, &ops[i].pv, &preps[i]);
-            break;
         case ZK_OP_CHECK:
-            err = request_prep_check(srv, c, &ops[i].pv, &preps[i]);
+            err = request_prep_versioned(srv, c, &ops[i].pv, ops[i].type, &preps[i]);
             break;
         default:
             err = request_prep_create(srv, c, ops[i].type, &ops[i].create, &preps[i]);
@@ -581,23 +563,7 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
     /* Log the multi txn (already applied op by op). */
     struct proto_txn multi = {.type = ZK_OP_MULTI, .multi = subs, .nmulti = (int32_t)n};
     srv->last_zxid = hdr.zxid;
-    jute_writer *w = &srv->txnbuf;
-    w->len = 0;
-    w->oom = false;
-    proto_write_txn_header(w, &hdr);
-    proto_write_txn_body(w, &multi);
-    if (srv->tree->digest_enabled)
-        proto_write_txn_digest(w, &(struct proto_txn_digest){.version = 2, .tree_digest = (int64_t)srv->tree->digest});
-    char errbuf[256] = "out of memory";
-    if (w->oom || srv->sops->append(srv->storage->state, hdr.zxid, w->data, w->len, errbuf, sizeof errbuf) < 0) {
-        log_error("cannot log txn 0x%llx: %s; stopping", (unsigned long long)hdr.zxid, errbuf);
-        srv->exit_code = 1;
-        srv->stopping = true;
-        loop_stop(srv->loop);
-    } else {
-        srv->appended_zxid = hdr.zxid;
-        server_txn_logged(srv);
-    }
+    server_log_txn(srv, &hdr, &multi);
     txn_fire_events(srv, &ev);
     txn_events_free(&ev);
 

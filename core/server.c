@@ -256,18 +256,10 @@ void server_reply_end(struct server *srv, struct conn *c, int64_t zxid, bool clo
     server_send(srv, c, zxid, close_after);
 }
 
-/* Log a txn and apply it (see server.h). */
-int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
-                      struct txn_result *res)
+/* Hand an applied txn to storage (TxnHeader + record + digest); a storage
+ * failure stops the server, as no write may be acknowledged after it. */
+void server_log_txn(struct server *srv, const struct proto_txn_header *hdr, const struct proto_txn *txn)
 {
-    hdr->zxid = srv->last_zxid + 1;
-    hdr->time = loop_wall_ms();
-    struct txn_events ev = {0};
-    int rc = txn_apply(srv, hdr, txn, res, &ev);
-    srv->last_zxid = hdr->zxid;
-    log_debug("txn 0x%llx type %d session 0x%llx cxid %d: %d", (unsigned long long)hdr->zxid, hdr->type,
-              (unsigned long long)hdr->client_id, hdr->cxid, rc);
-
     jute_writer *w = &srv->txnbuf;
     w->len = 0;
     w->oom = false;
@@ -281,10 +273,25 @@ int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct p
         srv->exit_code = 1;
         srv->stopping = true;
         loop_stop(srv->loop);
-    } else {
-        srv->appended_zxid = hdr->zxid;
-        server_txn_logged(srv);
+        return;
     }
+    srv->appended_zxid = hdr->zxid;
+    server_txn_logged(srv);
+}
+
+/* Log a txn and apply it (see server.h). */
+int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
+                      struct txn_result *res)
+{
+    hdr->zxid = srv->last_zxid + 1;
+    hdr->time = loop_wall_ms();
+    struct txn_events ev = {0};
+    int rc = txn_apply(srv, hdr, txn, res, &ev);
+    srv->last_zxid = hdr->zxid;
+    log_debug("txn 0x%llx type %d session 0x%llx cxid %d: %d", (unsigned long long)hdr->zxid, hdr->type,
+              (unsigned long long)hdr->client_id, hdr->cxid, rc);
+
+    server_log_txn(srv, hdr, txn);
     txn_fire_events(srv, &ev);
     txn_events_free(&ev);
     return rc;

@@ -184,6 +184,8 @@ struct txn_result;
 int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
                       struct txn_result *res);
 
+/* Append an applied txn to storage (stops the server if storage fails). */
+void server_log_txn(struct server *srv, const struct proto_txn_header *hdr, const struct proto_txn *txn);
 /* Count a logged txn; takes a snapshot when snapCount says so. */
 void server_txn_logged(struct server *srv);
 
