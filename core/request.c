@@ -657,13 +657,21 @@ static void request_exists(struct server *srv, struct conn *c, int32_t xid, jute
 }
 
 /* getData body for a node the caller may read; also used by multiRead. */
-static int request_get_data_body(struct server *srv, struct conn *c, jute_span path, bool watch, jute_writer *w)
+/* The node at path if the caller holds perm on it; else NULL and *err says
+ * why (NoNode before NoAuth, as ZooKeeper checks). */
+static struct znode *request_node_for(struct server *srv, struct conn *c, jute_span path, int32_t perm, int *err)
 {
     struct znode *node = request_lookup(srv, path);
+    *err = node == NULL ? ZK_NONODE : !request_allowed(srv, c, node->acl, perm) ? ZK_NOAUTH : ZK_OK;
+    return *err == ZK_OK ? node : NULL;
+}
+
+static int request_get_data_body(struct server *srv, struct conn *c, jute_span path, bool watch, jute_writer *w)
+{
+    int err;
+    struct znode *node = request_node_for(srv, c, path, ZK_PERM_READ, &err);
     if (node == NULL)
-        return ZK_NONODE;
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_READ))
-        return ZK_NOAUTH;
+        return err;
     if (watch)
         watch_add(&srv->data_watches, (const char *)path.ptr, span_len(path), &c->watcher, WATCH_STANDARD);
     struct zk_stat st;
@@ -678,11 +686,10 @@ static int request_get_data_body(struct server *srv, struct conn *c, jute_span p
 static int request_get_children_body(struct server *srv, struct conn *c, jute_span path, bool watch, bool with_stat,
                                      jute_writer *w)
 {
-    struct znode *node = request_lookup(srv, path);
+    int err;
+    struct znode *node = request_node_for(srv, c, path, ZK_PERM_READ, &err);
     if (node == NULL)
-        return ZK_NONODE;
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_READ))
-        return ZK_NOAUTH;
+        return err;
     if (watch)
         watch_add(&srv->child_watches, (const char *)path.ptr, span_len(path), &c->watcher, WATCH_STANDARD);
     proto_write_string_count(w, (int32_t)node->nchildren);
@@ -721,13 +728,10 @@ static void request_get_acl(struct server *srv, struct conn *c, int32_t xid, jut
         request_malformed(srv, c, xid, ZK_OP_GETACL, false);
         return;
     }
-    struct znode *node = request_lookup(srv, path);
+    int err;
+    struct znode *node = request_node_for(srv, c, path, ZK_PERM_READ | ZK_PERM_ADMIN, &err);
     if (node == NULL) {
-        request_reply_header(srv, c, xid, ZK_NONODE);
-        return;
-    }
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_READ | ZK_PERM_ADMIN)) {
-        request_reply_header(srv, c, xid, ZK_NOAUTH);
+        request_reply_header(srv, c, xid, err);
         return;
     }
     size_t n;
@@ -766,13 +770,10 @@ static void request_get_all_children_number(struct server *srv, struct conn *c, 
         request_malformed(srv, c, xid, ZK_OP_GETALLCHILDRENNUMBER, false);
         return;
     }
-    struct znode *node = request_lookup(srv, path);
+    int err;
+    struct znode *node = request_node_for(srv, c, path, ZK_PERM_READ, &err);
     if (node == NULL) {
-        request_reply_header(srv, c, xid, ZK_NONODE);
-        return;
-    }
-    if (!request_allowed(srv, c, node->acl, ZK_PERM_READ)) {
-        request_reply_header(srv, c, xid, ZK_NOAUTH);
+        request_reply_header(srv, c, xid, err);
         return;
     }
     server_reply_begin(srv, xid, srv->last_zxid, ZK_OK);
