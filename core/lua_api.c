@@ -43,6 +43,7 @@
 #include "lua_int.h"
 #include "registry.h"
 #include "server.h"
+#include "quorum.h"
 
 /* Raised by cfg:reject; lua_host.c recognises it. */
 const char luaapi_reject_sentinel = 0;
@@ -743,10 +744,10 @@ static int luaapi_server_info(lua_State *L)
 {
     struct server *srv = luaapi_server(L, "zk.server");
     lua_newtable(L);
-    luaapi_set_str(L, "mode", "standalone");
+    luaapi_set_str(L, "mode", quorum_mode_name(srv));
     luaapi_set_str(L, "state", srv->serving ? "running" : srv->stopping ? "shutdown" : "initial");
-    luaapi_set_bool(L, "serving", srv->serving);
-    luaapi_set_bool(L, "read_only", false);
+    luaapi_set_bool(L, "serving", server_serving(srv));
+    luaapi_set_bool(L, "read_only", quorum_read_only(srv));
     luaapi_set_str(L, "version", luaapi_version());
     luaapi_set_int(L, "zxid", srv->last_zxid);
     luaapi_set_int(L, "epoch", (int64_t)((uint64_t)srv->last_zxid >> 32));

@@ -1029,7 +1029,7 @@ static void luahost_hook_run(void *ctx, struct server *srv, struct conn *c, cons
     if (!lua_istable(L, -1))
         goto out;
     int spec = lua_gettop(L);
-    if (!srv->serving && !luahost_spec_flag(L, spec, "always")) {
+    if (!server_serving(srv) && !luahost_spec_flag(L, spec, "always")) {
         luahost_write(out, luahost_not_serving);
         luahost_write(out, "\n");
         goto out;
@@ -1172,7 +1172,7 @@ void luahost_run_admin(struct luahost *h, const char *name, const char *query, j
     lua_getfield(L, spec, "name");
     const char *primary = lua_tostring(L, -1);
     int primary_idx = lua_gettop(L);
-    if (!h->srv->serving && !luahost_spec_flag(L, spec, "always")) {
+    if (!server_serving(h->srv) && !luahost_spec_flag(L, spec, "always")) {
         luahost_admin_error(out, primary, luahost_not_serving);
         goto out;
     }

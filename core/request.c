@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics_zk.h"
 #include "server.h"
+#include "quorum.h"
 #include "txn.h"
 
 /* A request whose frame is sound but whose body cannot be decoded is answered
@@ -483,6 +484,44 @@ static int request_multi_decode(jute_reader *r, bool reads, struct request_multi
     return rc;
 }
 
+/* The reply to a multi from its per-op results. */
+static void request_write_multi_reply(struct server *srv, struct conn *c, int32_t xid, int64_t zxid,
+                                      const struct txn_sub_result *results, size_t n)
+{
+    server_reply_begin(srv, xid, zxid, ZK_OK);
+    jute_writer *o = &srv->out;
+    for (size_t i = 0; i < n; i++) {
+        const struct txn_sub_result *sr = &results[i];
+        if (sr->type == ZK_OP_ERROR) {
+            proto_write_multi_header(o, ZK_OP_ERROR, false, sr->err);
+            jute_write_int(o, sr->err);
+            continue;
+        }
+        switch (sr->type) {
+        case ZK_OP_CREATE:
+            proto_write_multi_header(o, ZK_OP_CREATE, false, 0);
+            jute_write_string(o, sr->path);
+            break;
+        case ZK_OP_CREATE2:
+        case ZK_OP_CREATECONTAINER:
+        case ZK_OP_CREATETTL:
+            proto_write_multi_header(o, ZK_OP_CREATE2, false, 0);
+            jute_write_string(o, sr->path);
+            proto_write_stat(o, &sr->stat);
+            break;
+        case ZK_OP_SETDATA:
+            proto_write_multi_header(o, ZK_OP_SETDATA, false, 0);
+            proto_write_stat(o, &sr->stat);
+            break;
+        default: /* delete, check */
+            proto_write_multi_header(o, sr->type, false, 0);
+            break;
+        }
+    }
+    proto_write_multi_header(o, -1, true, -1);
+    server_reply_end(srv, c, zxid, false);
+}
+
 static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_reader *r)
 {
     struct request_multi_op *ops;
@@ -494,7 +533,7 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
         return;
     }
     struct proto_txn_header hdr = {.client_id = c->session->id, .cxid = xid, .type = ZK_OP_MULTI,
-                                   .zxid = srv->last_zxid + 1, .time = loop_wall_ms()};
+                                   .zxid = server_next_zxid(srv), .time = loop_wall_ms()};
     struct request_prep *preps = calloc(n ? n : 1, sizeof *preps);
     struct proto_txn *subs = calloc(n ? n : 1, sizeof *subs);
     struct txn_undo *undos = calloc(n ? n : 1, sizeof *undos);
@@ -567,38 +606,7 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
     txn_fire_events(srv, &ev);
     txn_events_free(&ev);
 
-    server_reply_begin(srv, xid, hdr.zxid, ZK_OK);
-    jute_writer *o = &srv->out;
-    for (size_t i = 0; i < n; i++) {
-        struct txn_sub_result *sr = &results[i];
-        if (sr->type == ZK_OP_ERROR) {
-            proto_write_multi_header(o, ZK_OP_ERROR, false, sr->err);
-            jute_write_int(o, sr->err);
-            continue;
-        }
-        switch (sr->type) {
-        case ZK_OP_CREATE:
-            proto_write_multi_header(o, ZK_OP_CREATE, false, 0);
-            jute_write_string(o, sr->path);
-            break;
-        case ZK_OP_CREATE2:
-        case ZK_OP_CREATECONTAINER:
-        case ZK_OP_CREATETTL:
-            proto_write_multi_header(o, ZK_OP_CREATE2, false, 0);
-            jute_write_string(o, sr->path);
-            proto_write_stat(o, &sr->stat);
-            break;
-        case ZK_OP_SETDATA:
-            proto_write_multi_header(o, ZK_OP_SETDATA, false, 0);
-            proto_write_stat(o, &sr->stat);
-            break;
-        default: /* delete, check */
-            proto_write_multi_header(o, sr->type, false, 0);
-            break;
-        }
-    }
-    proto_write_multi_header(o, -1, true, -1);
-    server_reply_end(srv, c, hdr.zxid, false);
+    request_write_multi_reply(srv, c, xid, hdr.zxid, results, n);
 
     /* Audit as ZooKeeper does: each op of a successful multi, or one
      * failed multiOperation. */
@@ -1014,12 +1022,75 @@ static void request_connect_reply(struct server *srv, struct conn *c, int32_t ti
         .timeout = timeout,
         .session_id = id,
         .passwd = passwd ? passwd : zero,
-        .read_only = false,
+        .read_only = quorum_read_only(srv),
         .has_read_only = !c->old_client,
     };
     proto_write_connect_response(w, &resp);
     jute_patch_int(w, 0, (int32_t)(w->len - 4));
     server_send(srv, c, zxid, close_after);
+}
+
+void request_connect_answer(struct server *srv, struct conn *c, int64_t session_id, int32_t timeout, int64_t zxid)
+{
+    if (session_id == 0) {
+        log_info("invalid session for client %s:%d, probably expired", c->ip, c->port);
+        request_connect_reply(srv, c, 0, 0, NULL, zxid, true);
+        return;
+    }
+    uint8_t passwd[16];
+    session_generate_passwd(session_id, passwd);
+    request_connect_reply(srv, c, timeout, session_id, passwd, zxid, false);
+}
+
+void request_reply_committed(struct server *srv, struct conn *c, int32_t xid, int32_t req_type, const uint8_t *body,
+                             size_t body_len, int64_t zxid, int32_t err, const struct txn_result *res)
+{
+    switch (req_type) {
+    case ZK_OP_MULTI:
+        if (res && res->multi) {
+            request_write_multi_reply(srv, c, xid, zxid, res->multi, res->nmulti);
+            return;
+        }
+        break;
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+        server_reply_begin(srv, xid, zxid, err);
+        if (err == ZK_OK && res && res->path) {
+            jute_write_string(&srv->out, res->path);
+            if (req_type != ZK_OP_CREATE)
+                proto_write_stat(&srv->out, &res->stat);
+        }
+        server_reply_end(srv, c, zxid, false);
+        return;
+    case ZK_OP_SETDATA:
+    case ZK_OP_SETACL:
+        server_reply_begin(srv, xid, zxid, err);
+        if (err == ZK_OK && res)
+            proto_write_stat(&srv->out, &res->stat);
+        server_reply_end(srv, c, zxid, false);
+        return;
+    case ZK_OP_CHECK: {
+        server_reply_begin(srv, xid, zxid, err);
+        jute_reader r;
+        jute_reader_init(&r, body, body_len, (size_t)server_max_packet(srv));
+        struct proto_path_version_request req;
+        if (err == ZK_OK && proto_read_check_version_request(&r, &req) == 0) {
+            struct znode *node = request_lookup(srv, req.path);
+            struct zk_stat st = {0};
+            if (node)
+                tree_node_stat(node, &st);
+            proto_write_stat(&srv->out, &st);
+        }
+        server_reply_end(srv, c, zxid, false);
+        return;
+    }
+    default:
+        break;
+    }
+    server_reply_begin(srv, xid, zxid, err);
+    server_reply_end(srv, c, zxid, false);
 }
 
 void request_connect(struct server *srv, struct conn *c, const uint8_t *data, size_t len)
@@ -1049,6 +1120,53 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
         timeout = srv->cfg->max_session_timeout;
     c->initialized = true;
 
+    if (quorum_read_only(srv)) {
+        /* ZooKeeper's ReadOnlyZooKeeperServer: only clients that allow
+         * read-only mode, with sessions local to this server. */
+        if (!c->read_only) {
+            server_close_conn(srv, c, "Refusing session request for not-read-only client");
+            return;
+        }
+        struct session *s = req.session_id ? server_session_find(srv, req.session_id) : NULL;
+        if (req.session_id != 0 && s == NULL) {
+            request_connect_answer(srv, c, 0, 0, srv->last_zxid);
+            return;
+        }
+        if (s == NULL) {
+            s = server_session_add(srv, server_new_session_id(srv), timeout);
+            if (s == NULL) {
+                server_close_conn(srv, c, "cannot create a session");
+                return;
+            }
+            s->local = true;
+        }
+        if (s->conn && s->conn != c) {
+            struct conn *old = s->conn;
+            old->session = NULL;
+            server_close_conn(srv, old, "session moved to another connection");
+        }
+        s->conn = c;
+        c->session = s;
+        server_session_touch(srv, s);
+        request_connect_answer(srv, c, s->id, timeout, srv->last_zxid);
+        return;
+    }
+
+    if (srv->qp && quorum_is_learner(srv)) {
+        /* The leader owns sessions: a new one is created by a txn it
+         * commits, an existing one is revalidated with it. */
+        if (req.session_id != 0) {
+            uint8_t expect[16];
+            session_generate_passwd(req.session_id, expect);
+            if (req.passwd.len != 16 || memcmp(req.passwd.ptr, expect, 16) != 0) {
+                request_connect_answer(srv, c, 0, 0, srv->last_zxid);
+                return;
+            }
+        }
+        learner_client_connect(srv, c, req.session_id, timeout);
+        return;
+    }
+
     if (req.session_id != 0) {
         struct session *s = server_session_find(srv, req.session_id);
         bool ok = s && !s->closing && req.passwd.len == 16 && memcmp(req.passwd.ptr, s->passwd, 16) == 0;
@@ -1071,7 +1189,7 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
         return;
     }
 
-    int64_t id = srv->next_session_id++;
+    int64_t id = server_new_session_id(srv);
     struct proto_txn_header hdr = {.client_id = id, .cxid = 0, .type = ZK_OP_CREATESESSION};
     struct proto_txn txn = {.type = ZK_OP_CREATESESSION, .timeout = timeout};
     int err = server_commit_txn(srv, &hdr, &txn, NULL);
@@ -1200,6 +1318,27 @@ static void request_record_stats(struct server *srv, struct conn *c, int32_t typ
     ss->count++;
 }
 
+bool request_is_write(int32_t type)
+{
+    switch (type) {
+    case ZK_OP_CREATE:
+    case ZK_OP_CREATE2:
+    case ZK_OP_CREATECONTAINER:
+    case ZK_OP_CREATETTL:
+    case ZK_OP_DELETE:
+    case ZK_OP_DELETECONTAINER:
+    case ZK_OP_SETDATA:
+    case ZK_OP_SETACL:
+    case ZK_OP_CHECK:
+    case ZK_OP_MULTI:
+    case ZK_OP_RECONFIG:
+    case ZK_OP_SYNC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void request_process(struct server *srv, struct conn *c, const uint8_t *data, size_t len)
 {
     jute_reader r;
@@ -1217,6 +1356,12 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
     }
     server_session_touch(srv, c->session);
     uint64_t start = loop_now_ns();
+    if (quorum_read_only(srv) && request_is_write(h.type)) {
+        /* ZooKeeper's ReadOnlyRequestProcessor. */
+        request_reply_header(srv, c, h.xid, ZK_NOTREADONLY);
+        request_record_stats(srv, c, h.type, h.xid, start);
+        return;
+    }
     switch (h.type) {
     case ZK_OP_PING:
         server_reply_begin(srv, ZK_XID_PING, srv->last_zxid, ZK_OK);

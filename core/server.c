@@ -25,10 +25,13 @@
 #include "log.h"
 #include "lua_host.h"
 #include "metrics_server.h"
+#include "quorum.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "stall.h"
 #include "txn.h"
+
+static void server_take_snapshot(struct server *srv);
 
 static struct server *server_signal_target;
 static volatile sig_atomic_t server_signal_count;
@@ -68,6 +71,7 @@ void server_session_touch(struct server *srv, struct session *s)
     uint64_t tick = (uint64_t)srv->cfg->tick_time;
     uint64_t when = loop_now_ms() + (uint64_t)s->timeout;
     s->expire_at = (when / tick + 1) * tick;
+    s->touched = true;
 }
 
 struct session *server_session_add(struct server *srv, int64_t id, int32_t timeout)
@@ -148,11 +152,13 @@ static void server_conn_unref(struct conn *c)
 void server_send(struct server *srv, struct conn *c, int64_t zxid, bool close_after)
 {
     jute_writer *w = &srv->out;
+    if (c->tc == NULL || c->closing)
+        return; /* gone, or a leader's stand-in for a learner's client */
     if (w->oom) {
         server_close_conn(srv, c, "out of memory building a reply");
         return;
     }
-    if (zxid <= srv->durable_zxid) {
+    if (zxid <= server_release_zxid(srv)) {
         server_transmit(srv, c, w->data, w->len, close_after);
         return;
     }
@@ -178,7 +184,8 @@ void server_send(struct server *srv, struct conn *c, int64_t zxid, bool close_af
 
 static void server_release_held(struct server *srv)
 {
-    while (srv->held_head && srv->held_head->zxid <= srv->durable_zxid) {
+    int64_t release = server_release_zxid(srv);
+    while (srv->held_head && srv->held_head->zxid <= release) {
         struct held_reply *h = srv->held_head;
         srv->held_head = h->next;
         if (srv->held_head == NULL)
@@ -202,7 +209,35 @@ static void server_sync_done(void *arg, int status, int64_t durable_zxid)
     }
     if (durable_zxid > srv->durable_zxid)
         srv->durable_zxid = durable_zxid;
+    if (srv->qp)
+        quorum_durable(srv);
     server_release_held(srv);
+}
+
+void server_committed(struct server *srv, int64_t zxid)
+{
+    if (zxid <= srv->committed_zxid)
+        return;
+    srv->committed_zxid = zxid;
+    server_release_held(srv);
+    if (srv->snapshot_deferred && srv->committed_zxid >= srv->last_zxid && !srv->stopping) {
+        srv->snapshot_deferred = false;
+        server_take_snapshot(srv);
+    }
+}
+
+void server_drop_clients(struct server *srv, const char *why)
+{
+    while (srv->held_head) {
+        struct held_reply *h = srv->held_head;
+        srv->held_head = h->next;
+        server_conn_unref(h->conn);
+        free(h);
+    }
+    srv->held_tail = NULL;
+    srv->nheld = 0;
+    for (struct conn *c = srv->conns; c; c = c->next)
+        server_close_conn(srv, c, why);
 }
 
 /* Before the loop sleeps: ask storage to sync what this iteration appended
@@ -276,14 +311,49 @@ void server_log_txn(struct server *srv, const struct proto_txn_header *hdr, cons
         return;
     }
     srv->appended_zxid = hdr->zxid;
+    if (srv->qp)
+        quorum_txn_logged(srv, hdr->zxid, w->data, w->len);
     server_txn_logged(srv);
+}
+
+int server_apply_logged(struct server *srv, int64_t zxid, const uint8_t *data, size_t len,
+                        int32_t *result, struct txn_result *res)
+{
+    jute_reader r;
+    jute_reader_init(&r, data, len, 0);
+    struct proto_txn_header hdr;
+    struct proto_txn txn;
+    if (proto_read_txn_header(&r, &hdr) < 0 || hdr.zxid != zxid || proto_read_txn_body(&r, hdr.type, &txn) < 0) {
+        log_error("txn 0x%llx from the leader cannot be decoded", (unsigned long long)zxid);
+        return -EBADMSG;
+    }
+    char err[256] = "out of memory";
+    if (srv->sops->append(srv->storage->state, zxid, data, len, err, sizeof err) < 0) {
+        log_error("cannot log txn 0x%llx: %s; stopping", (unsigned long long)zxid, err);
+        proto_txn_free(&txn);
+        srv->exit_code = 1;
+        srv->stopping = true;
+        loop_stop(srv->loop);
+        return -EIO;
+    }
+    srv->appended_zxid = zxid;
+    struct txn_events ev = {0};
+    int32_t rc = txn_apply(srv, &hdr, &txn, res, &ev);
+    srv->last_zxid = zxid;
+    txn_fire_events(srv, &ev);
+    txn_events_free(&ev);
+    proto_txn_free(&txn);
+    if (result)
+        *result = rc;
+    server_txn_logged(srv);
+    return 0;
 }
 
 /* Log a txn and apply it (see server.h). */
 int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct proto_txn *txn,
                       struct txn_result *res)
 {
-    hdr->zxid = srv->last_zxid + 1;
+    hdr->zxid = server_next_zxid(srv);
     hdr->time = loop_wall_ms();
     struct txn_events ev = {0};
     int rc = txn_apply(srv, hdr, txn, res, &ev);
@@ -348,6 +418,8 @@ static void server_on_close(void *ctx, enum zkp_close_reason reason)
     struct conn *c = ctx;
     struct server *srv = c->srv;
     (void)reason;
+    if (srv->qp)
+        quorum_conn_closed(srv, c);
     if (c->session && c->session->conn == c)
         c->session->conn = NULL;
     c->session = NULL;
@@ -423,9 +495,13 @@ static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t 
         }
         c->stats.packets_received++;
         srv->stats.packets_received++;
+        if (srv->qp && !quorum_serving(srv)) {
+            server_close_conn(srv, c, "ZooKeeperServer not running");
+            return len;
+        }
         if (!c->initialized)
             request_connect(srv, c, p + 4, (size_t)frame);
-        else
+        else if (!srv->qp || !quorum_client_packet(srv, c, p + 4, (size_t)frame))
             request_process(srv, c, p + 4, (size_t)frame);
         consumed += 4 + (size_t)frame;
         if (c->tc && !c->closing && srv->tops->pending(c->tc) > SERVER_MAX_QUEUED_BYTES) {
@@ -438,7 +514,7 @@ static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t 
     return consumed;
 }
 
-static const struct zkp_transport_events server_transport_events = {
+const struct zkp_transport_events server_client_events = {
     .size = sizeof(struct zkp_transport_events),
     .on_accept = server_on_accept,
     .on_data = server_on_data,
@@ -458,9 +534,14 @@ static void server_tick(void *arg)
      * changes the table. */
     size_t nexpired = 0, cap = 0;
     int64_t *expired = NULL;
-    for (size_t b = 0; b < srv->session_nbuckets; b++) {
+    /* In an ensemble the serving leader alone expires sessions (learners
+     * report their clients' activity to it); a read-only server expires
+     * its own local sessions. */
+    bool expire_global = srv->qp == NULL || (srv->qp->leader && srv->qp->serving);
+    bool expire_local = srv->qp && srv->qp->read_only;
+    for (size_t b = 0; (expire_global || expire_local) && b < srv->session_nbuckets; b++) {
         for (struct session *s = srv->session_buckets[b]; s; s = s->hash_next) {
-            if (s->expire_at <= now && !s->closing) {
+            if (s->expire_at <= now && !s->closing && (s->local ? expire_local : expire_global)) {
                 if (nexpired == cap) {
                     cap = cap ? cap * 2 : 16;
                     int64_t *e = realloc(expired, cap * sizeof *e);
@@ -480,7 +561,13 @@ static void server_tick(void *arg)
         struct conn *c = s->conn;
         if (srv->hooks && srv->hooks->session_event)
             srv->hooks->session_event(srv->hooks_ctx, s->id, HOOKS_SESSION_EXPIRED);
-        request_close_session(srv, s, NULL, 0);
+        if (s->local) {
+            if (c)
+                c->session = NULL;
+            server_session_remove(srv, s);
+        } else {
+            request_close_session(srv, s, NULL, 0);
+        }
         if (c)
             server_close_conn(srv, c, NULL);
     }
@@ -654,6 +741,12 @@ static void server_take_snapshot(struct server *srv)
 {
     if (srv->snapshots_unsupported || srv->snapshot_pid > 0)
         return;
+    /* A snapshot never holds a txn a quorum has not committed: such a txn
+     * may still be truncated away by the next leader. */
+    if (srv->committed_zxid < srv->last_zxid) {
+        srv->snapshot_deferred = true;
+        return;
+    }
     srv->snapshot_zxid = srv->last_zxid;
     srv->snapshot_started_ms = loop_now_ms();
     char err[256] = "";
@@ -764,7 +857,8 @@ int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_di
 {
     memset(srv, 0, sizeof *srv);
     srv->cfg = cfg;
-    srv->server_id = 1;
+    srv->server_id = cfg->myid > 0 ? cfg->myid : 1;
+    srv->committed_zxid = INT64_MAX;
     srv->trace_mask = 306;
     srv->stats.last_client_response_size = -1;
     srv->stats.min_client_response_size = -1;
@@ -807,11 +901,8 @@ int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_di
     return 0;
 }
 
-int server_start(struct server *srv, char *err, size_t errlen)
+static int server_restore(struct server *srv, char *err, size_t errlen)
 {
-    int rc = plugin_start(srv->storage, err, errlen);
-    if (rc < 0)
-        return rc;
     struct zkp_restore_sink sink = {
         .size = sizeof sink,
         .snapshot = server_restore_snapshot,
@@ -819,7 +910,7 @@ int server_start(struct server *srv, char *err, size_t errlen)
     };
     int64_t last = 0;
     char perr[256] = "";
-    rc = srv->sops->restore(srv->storage->state, &sink, srv, &last, perr, sizeof perr);
+    int rc = srv->sops->restore(srv->storage->state, &sink, srv, &last, perr, sizeof perr);
     if (rc < 0) {
         snprintf(err, errlen, "restoring the database failed: %s", perr);
         return rc;
@@ -827,6 +918,84 @@ int server_start(struct server *srv, char *err, size_t errlen)
     if (last > srv->last_zxid)
         srv->last_zxid = last;
     srv->appended_zxid = srv->durable_zxid = srv->sync_requested_zxid = srv->last_zxid;
+    return 0;
+}
+
+int server_reload_database(struct server *srv, char *err, size_t errlen)
+{
+    struct tree *t = tree_new(srv->cfg->digest_enabled, srv->cfg->extended_types_enabled);
+    if (t == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t b = 0; b < srv->session_nbuckets; b++) {
+        struct session *s = srv->session_buckets[b];
+        while (s) {
+            struct session *next = s->hash_next;
+            if (s->conn)
+                s->conn->session = NULL;
+            free(s->ephemerals);
+            free(s);
+            s = next;
+        }
+        srv->session_buckets[b] = NULL;
+    }
+    srv->nsessions = 0;
+    tree_free(srv->tree);
+    srv->tree = t;
+    srv->last_zxid = 0;
+    int rc = server_restore(srv, err, errlen);
+    if (rc == 0)
+        log_info("reloaded the database: last zxid 0x%llx, %zu znodes, %zu sessions",
+                 (unsigned long long)srv->last_zxid, srv->tree->count, srv->nsessions);
+    return rc;
+}
+
+int server_snapshot_now(struct server *srv, char *err, size_t errlen)
+{
+    if (srv->snapshots_unsupported)
+        return 0;
+    if (srv->snapshot_pid > 0)
+        server_snapshot_reap(srv, true);
+    srv->snapshot_zxid = srv->last_zxid;
+    srv->snapshot_started_ms = loop_now_ms();
+    int rc = server_write_snapshot(srv, srv->last_zxid, err, errlen);
+    server_snapshot_result(srv, rc, err);
+    if (rc == -ENOTSUP)
+        rc = 0;
+    if (rc == 0) {
+        srv->snapshot_deferred = false;
+        server_schedule_snapshot(srv);
+    }
+    return rc;
+}
+
+bool server_serving(const struct server *srv)
+{
+    return srv->serving && quorum_serving(srv);
+}
+
+int64_t server_new_session_id(struct server *srv)
+{
+    int64_t id;
+    do
+        id = srv->next_session_id++;
+    while (id == 0 || server_session_find(srv, id) != NULL);
+    return id;
+}
+
+int server_start(struct server *srv, char *err, size_t errlen)
+{
+    int rc = plugin_start(srv->storage, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = server_restore(srv, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* In an ensemble nothing restored counts as committed until a leader
+     * says so (the log's tail may be a txn no quorum accepted). */
+    if (srv->qp)
+        srv->committed_zxid = 0;
     server_remove_orphan_ephemerals(srv);
     server_schedule_snapshot(srv);
     /* As ZooKeeper does at start: a snapshot of the restored state, so the
@@ -852,7 +1021,7 @@ int server_start(struct server *srv, char *err, size_t errlen)
         return -EINVAL;
     }
     rc = srv->tops->listen(srv->transport->state, srv->cfg->client_port_address, srv->cfg->client_port,
-                           srv->cfg->client_port_listen_backlog, &server_transport_events, srv, &srv->listener,
+                           srv->cfg->client_port_listen_backlog, &server_client_events, srv, &srv->listener,
                            err, errlen);
     if (rc < 0)
         return rc;
@@ -863,6 +1032,11 @@ int server_start(struct server *srv, char *err, size_t errlen)
     rc = metrics_server_open(srv, err, errlen);
     if (rc < 0)
         return rc;
+    if (srv->qp) {
+        rc = quorum_start(srv, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
     if (srv->hooks && srv->hooks->server_started)
         srv->hooks->server_started(srv->hooks_ctx, srv);
     log_info("binding to port %s:%d", srv->cfg->client_port_address ? srv->cfg->client_port_address : "0.0.0.0",
@@ -900,12 +1074,14 @@ void server_stop(struct server *srv)
         srv->tops->unlisten(srv->transport->state, srv->listener);
         srv->listener = NULL;
     }
+    quorum_stop(srv);
     plugin_stop(srv->transport);
     plugin_stop(srv->storage);
 }
 
 void server_fini(struct server *srv)
 {
+    quorum_fini(srv);
     plugin_unload(srv->transport);
     plugin_unload(srv->storage);
     srv->transport = srv->storage = NULL;
@@ -966,11 +1142,16 @@ int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
         log_error("%s", err);
         return 2;
     }
-    if (!config_is_standalone(&cfg)) {
-        log_error("%s: server.N lines configure an ensemble; this build runs standalone servers only "
-                  "(remove the server.N lines to run standalone)", cfg_path);
-        config_free(&cfg);
-        return 2;
+    bool ensemble = !config_is_standalone(&cfg);
+    if (ensemble) {
+        int64_t myid = 0;
+        if (config_read_myid(&cfg, &myid, err, sizeof err) < 0 || config_apply_myid(&cfg, myid, err, sizeof err) < 0) {
+            log_error("%s", err);
+            config_free(&cfg);
+            return 2;
+        }
+        log_set_myid(myid);
+        log_set_role("looking");
     }
     /* The Lua config hook runs before anything starts and may reject. */
     struct luahost *lua = NULL;
@@ -982,6 +1163,8 @@ int server_main(const char *cfg_path, const char *plugin_dir, int verbose)
     signal(SIGPIPE, SIG_IGN);
     struct server srv;
     int rc = server_init(&srv, &cfg, plugin_dir, err, sizeof err);
+    if (rc == 0 && ensemble)
+        rc = quorum_init(&srv, err, sizeof err);
     if (rc == 0)
         rc = luahost_attach(lua, &srv, err, sizeof err);
     if (rc == 0)

@@ -46,6 +46,8 @@ struct session {
     struct znode **ephemerals;
     size_t nephemerals, ephemerals_cap;
     bool closing;
+    bool touched; /* activity since the last report to the leader (learners) */
+    bool local;   /* a read-only mode session: never logged, ends with the mode */
     struct session *hash_next;
 };
 
@@ -57,6 +59,8 @@ struct conn_stats {
     int64_t established; /* wall ms */
     uint64_t last_response; /* monotonic ms */
 };
+
+struct learner_conn;
 
 struct conn {
     struct server *srv;
@@ -76,6 +80,7 @@ struct conn {
     bool read_paused; /* too many reply bytes queued: reading stopped */
     int32_t outstanding;
     struct conn_stats stats;
+    struct learner_conn *lc; /* on a learner: forwarded requests in flight */
 };
 
 struct held_reply {
@@ -120,6 +125,13 @@ struct server {
     int64_t appended_zxid; /* given to storage */
     int64_t durable_zxid;  /* reported durable by storage */
     int64_t sync_requested_zxid; /* highest zxid a sync was asked for */
+    /* Replies wait for min(durable_zxid, committed_zxid). Standalone: every
+     * txn is committed once logged (INT64_MAX). Quorum: the zxid a quorum
+     * acknowledged (leader) or the leader committed (learner). */
+    int64_t committed_zxid;
+    int64_t zxid_epoch;    /* quorum: the epoch new zxids belong to */
+    bool snapshot_deferred; /* a snapshot waits until no txn is uncommitted */
+    struct quorum_peer *qp; /* NULL when standalone */
     struct held_reply *held_head, *held_tail;
     size_t nheld;
 
@@ -149,9 +161,28 @@ struct server {
     void *hooks_ctx;
 };
 
+/* The zxid the next txn gets: last + 1, or the first of a newer epoch. */
+static inline int64_t server_next_zxid(const struct server *srv)
+{
+    int64_t z = srv->last_zxid + 1;
+    if (srv->zxid_epoch > (int64_t)((uint64_t)z >> 32))
+        z = (int64_t)(((uint64_t)srv->zxid_epoch << 32) | 1u);
+    return z;
+}
+
+/* Replies tagged with a zxid up to this one may be sent. */
+static inline int64_t server_release_zxid(const struct server *srv)
+{
+    return srv->durable_zxid < srv->committed_zxid ? srv->durable_zxid : srv->committed_zxid;
+}
+
 /* Run a standalone server until SIGTERM/SIGINT: load config and plugins,
  * restore, listen, loop. Returns the process exit code. */
 int server_main(const char *cfg_path, const char *plugin_dir, int verbose);
+
+/* Is the server answering clients (started, and in an ensemble: in a role
+ * that serves, or read-only)? */
+bool server_serving(const struct server *srv);
 
 /* Lifecycle pieces (also used by tests). */
 int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_dir, char *err, size_t errlen);
@@ -188,11 +219,42 @@ int server_commit_txn(struct server *srv, struct proto_txn_header *hdr, struct p
 void server_log_txn(struct server *srv, const struct proto_txn_header *hdr, const struct proto_txn *txn);
 /* Count a logged txn; takes a snapshot when snapCount says so. */
 void server_txn_logged(struct server *srv);
+/* Append txn bytes received from a leader (already encoded) and apply them:
+ * the learner's side of server_commit_txn. *result (may be NULL) gets the
+ * applied result code (ZK_OK or a ZooKeeper error), res (may be NULL) the
+ * details. Returns 0, -EBADMSG when the bytes do not decode, -EIO when
+ * storage failed (the server is stopping). */
+int server_apply_logged(struct server *srv, int64_t zxid, const uint8_t *data, size_t len,
+                        int32_t *result, struct txn_result *res);
+/* committed_zxid moved: release held replies (and a deferred snapshot). */
+void server_committed(struct server *srv, int64_t zxid);
+/* Drop every held reply and close every client connection (a quorum role
+ * ended: nothing uncommitted may reach a client). */
+void server_drop_clients(struct server *srv, const char *why);
+/* Replace the tree and sessions with what storage holds (after a TRUNC). */
+int server_reload_database(struct server *srv, char *err, size_t errlen);
+/* Write a snapshot of the current state now, on the loop thread. */
+int server_snapshot_now(struct server *srv, char *err, size_t errlen);
+/* Transport events for client connections (the learner reuses them). */
+extern const struct zkp_transport_events server_client_events;
 
+/* Does this opcode change state (forwarded to the leader by a learner,
+ * refused in read-only mode)? */
+bool request_is_write(int32_t type);
 /* Dispatch one request packet (after the ConnectRequest). */
 void request_process(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
 /* The ConnectRequest. */
 void request_connect(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
+/* Answer a ConnectRequest: the session (its password derived from the id),
+ * or, with session_id 0, the "expired" answer followed by a close. */
+void request_connect_answer(struct server *srv, struct conn *c, int64_t session_id, int32_t timeout, int64_t zxid);
+/* The reply to a write a learner forwarded, once its txn applied here: req_type
+ * and body are the client's request, err and res what applying gave. */
+struct txn_result;
+void request_reply_committed(struct server *srv, struct conn *c, int32_t xid, int32_t req_type, const uint8_t *body,
+                             size_t body_len, int64_t zxid, int32_t err, const struct txn_result *res);
+/* A fresh session id of this server. */
+int64_t server_new_session_id(struct server *srv);
 /* Session expiry / close: the closeSession txn. */
 void request_close_session(struct server *srv, struct session *s, struct conn *reply_to, int32_t xid);
 /* Container and TTL reaper pass. */

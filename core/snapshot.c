@@ -5,6 +5,10 @@
  * paths, as ZooKeeper does, so every parent precedes its children. Loading
  * builds a new tree and session table aside and swaps them in only when the
  * whole stream has parsed and both checksums match.
+ *
+ * The same code writes and reads the database stream a leader sends after
+ * SNAP (zab.h): a format flag drops the FileHeader, the checksums and the
+ * digest and adds the "BenWasHere" signature.
  */
 #include "snapshot.h"
 
@@ -18,14 +22,23 @@
 #include "proto.h"
 #include "server.h"
 #include "txn.h"
+#include "zab.h"
+
+/* The two streams: a snapshot file's, and the one following a SNAP packet. */
+enum snapshot_format {
+    SNAPSHOT_FILE,
+    SNAPSHOT_LEARNER,
+};
 
 /* ------------------------------------------------------------------ write */
 
 #define SNAPSHOT_CHUNK (1u << 20)
 
-/* Buffered output with a running Adler-32 over everything flushed. */
+/* Buffered output with a running Adler-32 over everything flushed (file
+ * format only). */
 struct snapshot_out {
     jute_writer w;
+    bool sealed;
     uLong adler;
     snapshot_flush_fn flush;
     void *arg;
@@ -41,7 +54,8 @@ static void snapshot_out_flush(struct snapshot_out *o)
         o->error = -ENOMEM;
     if (o->w.len == 0 || o->error)
         return;
-    o->adler = adler32(o->adler, o->w.data, (uInt)o->w.len);
+    if (o->sealed)
+        o->adler = adler32(o->adler, o->w.data, (uInt)o->w.len);
     int rc = o->flush(o->arg, o->w.data, o->w.len);
     if (rc < 0)
         o->error = rc;
@@ -134,15 +148,19 @@ static int snapshot_write_nodes(struct snapshot_out *o, const struct znode *root
     return o->error;
 }
 
-int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
+static int snapshot_stream_format(struct server *srv, snapshot_flush_fn flush, void *arg,
+                                  enum snapshot_format fmt)
 {
     struct tree *t = srv->tree;
-    struct snapshot_out o = {.adler = adler32(0L, Z_NULL, 0), .flush = flush, .arg = arg, .t = t};
+    bool file = fmt == SNAPSHOT_FILE;
+    struct snapshot_out o = {.sealed = file, .adler = adler32(0L, Z_NULL, 0), .flush = flush, .arg = arg, .t = t};
     jute_writer_init(&o.w, SNAPSHOT_CHUNK + 4096);
     jute_writer *w = &o.w;
-    jute_write_int(w, SNAPSHOT_MAGIC);
-    jute_write_int(w, 2);
-    jute_write_long(w, -1);
+    if (file) {
+        jute_write_int(w, SNAPSHOT_MAGIC);
+        jute_write_int(w, 2);
+        jute_write_long(w, -1);
+    }
 
     jute_write_int(w, (int32_t)srv->nsessions);
     for (size_t b = 0; b < srv->session_nbuckets; b++)
@@ -168,8 +186,11 @@ int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
     if (rc < 0 && o.error == 0)
         o.error = rc;
     jute_write_string(w, "/");
-    snapshot_out_seal(&o);
-    if (t->digest_enabled) {
+    if (!file)
+        jute_write_string(w, ZAB_SNAP_SIGNATURE);
+    else
+        snapshot_out_seal(&o);
+    if (file && t->digest_enabled) {
         /* Before any txn there is no recorded digest: ZooKeeper writes an
          * empty one (zxid 0, digest 0). */
         jute_write_long(w, srv->last_zxid);
@@ -181,6 +202,16 @@ int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
     free(o.path);
     jute_writer_free(&o.w);
     return o.error;
+}
+
+int snapshot_stream(struct server *srv, snapshot_flush_fn flush, void *arg)
+{
+    return snapshot_stream_format(srv, flush, arg, SNAPSHOT_FILE);
+}
+
+int snapshot_stream_learner(struct server *srv, snapshot_flush_fn flush, void *arg)
+{
+    return snapshot_stream_format(srv, flush, arg, SNAPSHOT_LEARNER);
 }
 
 static int snapshot_append_flush(void *arg, const uint8_t *data, size_t len)
@@ -242,16 +273,69 @@ static int snapshot_check_seal(jute_reader *r, uLong *running, size_t *summed, c
     return 0;
 }
 
-int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err, size_t errlen)
+/* After the nodes of a snapshot file: the checksum seal, then the digest
+ * and its seal when present. *have_digest when the digest holds for the
+ * tree as loaded. */
+static int snapshot_read_trailer(jute_reader *r, int64_t zxid, bool *have_digest, uint64_t *known_digest,
+                                 char *err, size_t errlen)
+{
+    uLong running = adler32(0L, Z_NULL, 0);
+    size_t summed = 0;
+    if (snapshot_check_seal(r, &running, &summed, "checksum", err, errlen) < 0)
+        return -EBADMSG;
+    if (jute_remaining(r) > 0) {
+        int64_t digest_zxid = jute_read_long(r);
+        int32_t digest_version = jute_read_int(r);
+        int64_t digest = jute_read_long(r);
+        if (r->err || snapshot_check_seal(r, &running, &summed, "second checksum", err, errlen) < 0) {
+            if (r->err)
+                snprintf(err, errlen, "snapshot digest trailer truncated at offset %zu", r->pos);
+            return -EBADMSG;
+        }
+        /* The digest holds for the tree as loaded only when it was recorded
+         * at the snapshot's own zxid (zkplug's snapshots are exact; a fuzzy
+         * one's digest holds once the log is replayed to its zxid). */
+        if (digest_version == 2 && digest_zxid == zxid && digest_zxid > 0) {
+            *have_digest = true;
+            *known_digest = (uint64_t)digest;
+        }
+    }
+    return 0;
+}
+
+/* After the nodes of a SNAP stream: the signature, which must end it. */
+static int snapshot_read_signature(jute_reader *r, char *err, size_t errlen)
+{
+    size_t at = r->pos;
+    jute_span sig = jute_read_bytes(r);
+    size_t siglen = sizeof ZAB_SNAP_SIGNATURE - 1;
+    if (r->err || sig.len != (int32_t)siglen || memcmp(sig.ptr, ZAB_SNAP_SIGNATURE, siglen) != 0) {
+        snprintf(err, errlen, "snapshot stream signature missing or wrong at offset %zu", at);
+        return -EBADMSG;
+    }
+    if (r->pos != r->len) {
+        snprintf(err, errlen, "snapshot stream has %zu stray bytes after the signature at offset %zu",
+                 r->len - r->pos, r->pos);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int snapshot_load_format(struct server *srv, int64_t zxid, const uint8_t *data, size_t len,
+                                enum snapshot_format fmt, char *err, size_t errlen)
 {
     jute_reader r;
     jute_reader_init(&r, data, len, 0);
-    int32_t magic = jute_read_int(&r);
-    int32_t version = jute_read_int(&r);
-    jute_read_long(&r);
-    if (r.err || magic != SNAPSHOT_MAGIC || version != 2) {
-        snprintf(err, errlen, "not a snapshot: magic 0x%08x version %d at offset 0", (unsigned)magic, version);
-        return -EBADMSG;
+    bool file = fmt == SNAPSHOT_FILE;
+    if (file) {
+        int32_t magic = jute_read_int(&r);
+        int32_t version = jute_read_int(&r);
+        jute_read_long(&r);
+        if (r.err || magic != SNAPSHOT_MAGIC || version != 2) {
+            snprintf(err, errlen, "not a snapshot: magic 0x%08x version %d at offset 0", (unsigned)magic,
+                     version);
+            return -EBADMSG;
+        }
     }
 
     struct tree *t = tree_new(srv->tree->digest_enabled, srv->tree->extended_types);
@@ -428,29 +512,11 @@ int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t 
         prev_path = path.ptr;
         prev_len = (size_t)path.len;
     }
-    uLong running = adler32(0L, Z_NULL, 0);
-    size_t summed = 0;
-    if (snapshot_check_seal(&r, &running, &summed, "checksum", err, errlen) < 0)
-        goto fail;
     bool have_digest = false;
     uint64_t known_digest = 0;
-    if (jute_remaining(&r) > 0) {
-        int64_t digest_zxid = jute_read_long(&r);
-        int32_t digest_version = jute_read_int(&r);
-        int64_t digest = jute_read_long(&r);
-        if (r.err || snapshot_check_seal(&r, &running, &summed, "second checksum", err, errlen) < 0) {
-            if (r.err)
-                snprintf(err, errlen, "snapshot digest trailer truncated at offset %zu", r.pos);
-            goto fail;
-        }
-        /* The digest holds for the tree as loaded only when it was recorded
-         * at the snapshot's own zxid (zkplug's snapshots are exact; a fuzzy
-         * one's digest holds once the log is replayed to its zxid). */
-        if (digest_version == 2 && digest_zxid == zxid && digest_zxid > 0) {
-            have_digest = true;
-            known_digest = (uint64_t)digest;
-        }
-    }
+    if ((file ? snapshot_read_trailer(&r, zxid, &have_digest, &known_digest, err, errlen)
+              : snapshot_read_signature(&r, err, errlen)) < 0)
+        goto fail;
     tree_defer_digest_end(t, have_digest, known_digest);
     for (int32_t i = 0; i < nmap; i++)
         tree_acl_unref(t, map[i].ref); /* drop the cache's own count: unused lists go */
@@ -489,4 +555,15 @@ fail:
     srv->tree = old_tree;
     tree_free(t);
     return rc;
+}
+
+int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+    return snapshot_load_format(srv, zxid, data, len, SNAPSHOT_FILE, err, errlen);
+}
+
+int snapshot_load_learner(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err,
+                          size_t errlen)
+{
+    return snapshot_load_format(srv, zxid, data, len, SNAPSHOT_LEARNER, err, errlen);
 }

@@ -45,4 +45,14 @@ int snapshot_write(struct server *srv, jute_writer *w);
  * (the server state is then unchanged). */
 int snapshot_load(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err, size_t errlen);
 
+
+/* The database stream a leader sends a learner after SNAP (see zab.h): the
+ * same sessions, ACL cache and nodes with no FileHeader, no checksums and no
+ * digest, ended by the ustring "BenWasHere". */
+int snapshot_stream_learner(struct server *srv, snapshot_flush_fn flush, void *arg);
+/* Load such a stream (exactly len bytes, signature included) as of zxid;
+ * like snapshot_load, the server state is unchanged on error. The tree
+ * digest is recomputed from the nodes (the stream carries none). */
+int snapshot_load_learner(struct server *srv, int64_t zxid, const uint8_t *data, size_t len, char *err,
+                          size_t errlen);
 #endif

@@ -1,0 +1,416 @@
+/*
+ * The quorum peer lifecycle (see quorum.h): verifier, epoch files, the
+ * election plugin, role changes, read-only mode.
+ */
+#include "quorum.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "epoch.h"
+#include "log.h"
+#include "server.h"
+
+/* ZooKeeper's QuorumPeer: a LOOKING peer waits this long before it starts
+ * serving read-only clients (max(2 s, tickTime)). */
+#define QUORUM_RO_GRACE_MS 2000
+
+static void quorum_look(struct quorum_peer *qp);
+
+/* ------------------------------------------------------------- verifier */
+
+static int quorum_read_verifier(struct quorum_peer *qp, char *err, size_t errlen)
+{
+    const struct zk_config *cfg = qp->srv->cfg;
+    fle_quorum_init(&qp->verifier);
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        const struct config_server *s = &cfg->servers[i];
+        int rc = fle_quorum_add_server(&qp->verifier, s->id, s->host, s->quorum_port, s->election_port,
+                                       s->type == CONFIG_OBSERVER, s->client_host, s->client_port);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: server.%" PRId64 ": %s", cfg->path ? cfg->path : "zoo.cfg", s->id,
+                     rc == -EEXIST ? "listed twice" : strerror(-rc));
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        const struct config_entry *e = &cfg->entries[i];
+        char *end;
+        if (strncmp(e->key, "group.", 6) == 0) {
+            long long gid = strtoll(e->key + 6, &end, 10);
+            if (*end != '\0' || gid <= 0) {
+                snprintf(err, errlen, "%s:%d: %s: group id is not a positive integer", e->file, e->line, e->key);
+                return -EINVAL;
+            }
+            int rc = fle_quorum_set_group(&qp->verifier, gid, e->value, err, errlen);
+            if (rc < 0)
+                return rc;
+        } else if (strncmp(e->key, "weight.", 7) == 0) {
+            char *vend;
+            long long sid = strtoll(e->key + 7, &end, 10);
+            long long w = strtoll(e->value, &vend, 10);
+            if (*end != '\0' || *vend != '\0' || vend == e->value) {
+                snprintf(err, errlen, "%s:%d: %s=%s: not a server id and a weight", e->file, e->line, e->key,
+                         e->value);
+                return -EINVAL;
+            }
+            int rc = fle_quorum_set_weight(&qp->verifier, sid, w, err, errlen);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return fle_quorum_finish(&qp->verifier, err, errlen);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int quorum_init(struct server *srv, char *err, size_t errlen)
+{
+    struct zk_config *cfg = srv->cfg;
+    struct quorum_peer *qp = calloc(1, sizeof *qp);
+    if (qp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    srv->qp = qp;
+    qp->srv = srv;
+    qp->myid = cfg->myid;
+    qp->state = ZKP_PEER_LOOKING;
+    int rc = quorum_read_verifier(qp, err, errlen);
+    if (rc < 0)
+        return rc;
+    const struct fle_member *me = fle_quorum_member(&qp->verifier, qp->myid);
+    if (me == NULL) {
+        snprintf(err, errlen, "%s: My id %" PRId64 " not in the peer list", cfg->path ? cfg->path : "zoo.cfg",
+                 qp->myid);
+        return -EINVAL;
+    }
+    qp->observer = me->observer;
+    if (qp->observer != (cfg->peer_type == CONFIG_OBSERVER)) {
+        snprintf(err, errlen, "%s: peerType=%s but server.%" PRId64 " says %s", cfg->path ? cfg->path : "zoo.cfg",
+                 cfg->peer_type == CONFIG_OBSERVER ? "observer" : "participant", qp->myid,
+                 qp->observer ? "observer" : "participant");
+        return -EINVAL;
+    }
+    if (cfg->init_limit <= 0 || cfg->sync_limit <= 0) {
+        snprintf(err, errlen, "%s: initLimit and syncLimit must be set for an ensemble",
+                 cfg->path ? cfg->path : "zoo.cfg");
+        return -EINVAL;
+    }
+    size_t dlen = strlen(cfg->data_dir) + sizeof "/version-2";
+    qp->epoch_dir = malloc(dlen);
+    if (qp->epoch_dir == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(qp->epoch_dir, dlen, "%s/version-2", cfg->data_dir);
+    const char *name = cfg->plugin_election ? cfg->plugin_election : "fle";
+    rc = plugin_load(srv->plugin_dir, name, ZKP_KIND_ELECTION, srv->loop, cfg, &qp->election, err, errlen);
+    if (rc < 0)
+        return rc;
+    qp->eops = plugin_ops(qp->election);
+    return 0;
+}
+
+/* ZooKeeper's loadDataBase checks on the epoch files. */
+static int quorum_load_epochs(struct quorum_peer *qp, char *err, size_t errlen)
+{
+    int64_t last_epoch = (int64_t)((uint64_t)qp->srv->last_zxid >> 32);
+    int rc = epoch_read(qp->epoch_dir, EPOCH_CURRENT, &qp->current_epoch, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        qp->current_epoch = last_epoch;
+        log_info("%s not found! Creating with a reasonable default of %" PRId64
+                 ". This should only happen when you are upgrading your installation",
+                 EPOCH_CURRENT, qp->current_epoch);
+        if ((rc = epoch_write(qp->epoch_dir, EPOCH_CURRENT, qp->current_epoch, err, errlen)) < 0)
+            return rc;
+    }
+    if (qp->current_epoch < last_epoch) {
+        snprintf(err, errlen,
+                 "The current epoch, %" PRId64 ", is older than the last zxid, 0x%" PRIx64
+                 " (%s/%s is behind the log)",
+                 qp->current_epoch, (uint64_t)qp->srv->last_zxid, qp->epoch_dir, EPOCH_CURRENT);
+        return -EINVAL;
+    }
+    rc = epoch_read(qp->epoch_dir, EPOCH_ACCEPTED, &qp->accepted_epoch, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        qp->accepted_epoch = last_epoch;
+        log_info("%s not found! Creating with a reasonable default of %" PRId64
+                 ". This should only happen when you are upgrading your installation",
+                 EPOCH_ACCEPTED, qp->accepted_epoch);
+        if ((rc = epoch_write(qp->epoch_dir, EPOCH_ACCEPTED, qp->accepted_epoch, err, errlen)) < 0)
+            return rc;
+    }
+    if (qp->accepted_epoch < qp->current_epoch) {
+        snprintf(err, errlen, "The accepted epoch, %" PRId64 " is less than the current epoch, %" PRId64,
+                 qp->accepted_epoch, qp->current_epoch);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int quorum_start(struct server *srv, char *err, size_t errlen)
+{
+    struct quorum_peer *qp = srv->qp;
+    int rc = quorum_load_epochs(qp, err, errlen);
+    if (rc < 0)
+        return rc;
+    plugin_loader_set_transport(srv->transport);
+    rc = plugin_start(qp->election, err, errlen);
+    if (rc < 0)
+        return rc;
+    srv->committed_zxid = srv->last_zxid;
+    log_info("quorum peer %" PRId64 " (%s) of %zu servers, currentEpoch %" PRId64 ", acceptedEpoch %" PRId64
+             ", last zxid 0x%" PRIx64,
+             qp->myid, qp->observer ? "observer" : "participant", qp->verifier.nmembers, qp->current_epoch,
+             qp->accepted_epoch, (uint64_t)srv->last_zxid);
+    quorum_look(qp);
+    return 0;
+}
+
+static void quorum_end_role(struct quorum_peer *qp)
+{
+    if (qp->leader)
+        leader_stop(qp);
+    if (qp->learner)
+        learner_stop(qp);
+    qp->serving = false;
+}
+
+void quorum_stop(struct server *srv)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp == NULL)
+        return;
+    qp->stopping = true;
+    if (qp->ro_timer)
+        loop_timer_cancel(srv->loop, qp->ro_timer);
+    if (qp->restart_timer)
+        loop_timer_cancel(srv->loop, qp->restart_timer);
+    qp->ro_timer = qp->restart_timer = 0;
+    if (qp->eops && qp->election && qp->election->started)
+        qp->eops->cancel(qp->election->state);
+    quorum_end_role(qp);
+    plugin_stop(qp->election);
+}
+
+void quorum_fini(struct server *srv)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp == NULL)
+        return;
+    plugin_unload(qp->election);
+    fle_quorum_fini(&qp->verifier);
+    free(qp->epoch_dir);
+    free(qp);
+    srv->qp = NULL;
+}
+
+/* --------------------------------------------------------------- roles */
+
+static const char *quorum_state_name(enum zkp_peer_state st)
+{
+    switch (st) {
+    case ZKP_PEER_LOOKING: return "LOOKING";
+    case ZKP_PEER_FOLLOWING: return "FOLLOWING";
+    case ZKP_PEER_LEADING: return "LEADING";
+    case ZKP_PEER_OBSERVING: return "OBSERVING";
+    }
+    return "?";
+}
+
+static void quorum_set_state(struct quorum_peer *qp, enum zkp_peer_state st)
+{
+    if (qp->state != st)
+        log_info("peer state changed: %s -> %s", quorum_state_name(qp->state), quorum_state_name(st));
+    qp->state = st;
+    log_set_role(st == ZKP_PEER_LEADING     ? "leader"
+                 : st == ZKP_PEER_FOLLOWING ? "follower"
+                 : st == ZKP_PEER_OBSERVING ? "observer"
+                                            : "looking");
+}
+
+static void quorum_ro_start(void *arg)
+{
+    struct quorum_peer *qp = arg;
+    qp->ro_timer = 0;
+    if (qp->state != ZKP_PEER_LOOKING || qp->stopping)
+        return;
+    struct server *srv = qp->srv;
+    log_info("Attempting to start ReadOnlyZooKeeperServer: no quorum for %" PRIu64 " ms",
+             loop_now_ms() - qp->looking_since_ms);
+    /* Everything this server holds is all it can offer: it answers reads
+     * from it and refuses writes. */
+    srv->committed_zxid = srv->last_zxid;
+    qp->read_only = true;
+}
+
+static void quorum_ro_end(struct quorum_peer *qp)
+{
+    struct server *srv = qp->srv;
+    if (!qp->read_only)
+        return;
+    qp->read_only = false;
+    server_drop_clients(srv, "read-only mode ended");
+    /* Read-only sessions were never logged: they end with the mode. */
+    for (size_t b = 0; b < srv->session_nbuckets; b++) {
+        struct session *s = srv->session_buckets[b];
+        while (s) {
+            struct session *next = s->hash_next;
+            if (s->local)
+                server_session_remove(srv, s);
+            s = next;
+        }
+    }
+}
+
+static void quorum_election_done(void *arg, enum zkp_peer_state state, const struct zkp_vote *vote)
+{
+    struct quorum_peer *qp = arg;
+    struct server *srv = qp->srv;
+    if (qp->stopping)
+        return;
+    if (qp->ro_timer) {
+        loop_timer_cancel(srv->loop, qp->ro_timer);
+        qp->ro_timer = 0;
+    }
+    quorum_ro_end(qp);
+    qp->vote = *vote;
+    qp->last_election_ms = (int64_t)(loop_now_ms() - qp->election_started_ms);
+    log_info("election done in %" PRId64 " ms: leader %" PRId64 ", zxid 0x%" PRIx64 ", state %s",
+             qp->last_election_ms, vote->leader, (uint64_t)vote->zxid, quorum_state_name(state));
+    quorum_set_state(qp, state);
+    qp->eops->set_current_vote(qp->election->state, state, vote);
+    char err[256] = "";
+    int rc;
+    if (state == ZKP_PEER_LEADING)
+        rc = leader_start(qp, err, sizeof err);
+    else
+        rc = learner_start(qp, vote->leader, err, sizeof err);
+    if (rc < 0)
+        quorum_role_ended(qp, err);
+}
+
+static void quorum_look(struct quorum_peer *qp)
+{
+    struct server *srv = qp->srv;
+    if (qp->stopping)
+        return;
+    quorum_set_state(qp, ZKP_PEER_LOOKING);
+    qp->looking_since_ms = qp->election_started_ms = loop_now_ms();
+    qp->elections++;
+    struct zkp_vote own = {
+        .leader = qp->myid,
+        .zxid = srv->last_zxid,
+        .peer_epoch = qp->current_epoch,
+        .state = ZKP_PEER_LOOKING,
+    };
+    qp->vote = own;
+    int rc = qp->eops->look_for_leader(qp->election->state, &own, quorum_election_done, qp);
+    if (rc < 0) {
+        log_error("the election plugin could not start an election: %s; stopping", strerror(-rc));
+        srv->exit_code = 1;
+        loop_stop(srv->loop);
+        return;
+    }
+    if (srv->cfg->readonly_mode_enabled && !qp->observer) {
+        uint64_t grace = (uint64_t)srv->cfg->tick_time > QUORUM_RO_GRACE_MS ? (uint64_t)srv->cfg->tick_time
+                                                                             : QUORUM_RO_GRACE_MS;
+        qp->ro_timer = loop_timer_start(srv->loop, grace, quorum_ro_start, qp);
+    }
+}
+
+static void quorum_restart(void *arg)
+{
+    struct quorum_peer *qp = arg;
+    qp->restart_timer = 0;
+    quorum_end_role(qp);
+    server_drop_clients(qp->srv, "the quorum role ended");
+    quorum_look(qp);
+}
+
+void quorum_role_ended(struct quorum_peer *qp, const char *why)
+{
+    if (qp->stopping || qp->restart_timer)
+        return;
+    log_warn("leaving the %s role: %s", quorum_state_name(qp->state), why);
+    qp->serving = false;
+    /* Not from inside a role's own callback: soon, from the loop. */
+    qp->restart_timer = loop_timer_start(qp->srv->loop, 1, quorum_restart, qp);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+bool quorum_serving(const struct server *srv)
+{
+    const struct quorum_peer *qp = srv->qp;
+    return qp == NULL || qp->serving || qp->read_only;
+}
+
+bool quorum_is_learner(const struct server *srv)
+{
+    const struct quorum_peer *qp = srv->qp;
+    return qp && qp->learner && qp->serving;
+}
+
+bool quorum_read_only(const struct server *srv)
+{
+    return srv->qp && srv->qp->read_only;
+}
+
+const char *quorum_mode_name(const struct server *srv)
+{
+    const struct quorum_peer *qp = srv->qp;
+    if (qp == NULL)
+        return "standalone";
+    if (qp->read_only)
+        return "read-only";
+    switch (qp->state) {
+    case ZKP_PEER_LEADING: return "leader";
+    case ZKP_PEER_FOLLOWING: return "follower";
+    case ZKP_PEER_OBSERVING: return "observer";
+    default: return "looking";
+    }
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+void quorum_txn_logged(struct server *srv, int64_t zxid, const uint8_t *txn, size_t len)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp && qp->leader)
+        leader_txn_logged(qp->leader, zxid, txn, len);
+}
+
+void quorum_durable(struct server *srv)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp == NULL)
+        return;
+    if (qp->leader)
+        leader_durable(qp->leader);
+    else if (qp->learner)
+        learner_durable(qp->learner);
+}
+
+bool quorum_client_packet(struct server *srv, struct conn *c, const uint8_t *data, size_t len)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp && qp->learner && qp->serving)
+        return learner_client_packet(qp->learner, c, data, len);
+    return false;
+}
+
+void quorum_conn_closed(struct server *srv, struct conn *c)
+{
+    struct quorum_peer *qp = srv->qp;
+    if (qp && qp->learner)
+        learner_conn_closed(qp->learner, c);
+}

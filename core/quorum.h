@@ -1,0 +1,105 @@
+/*
+ * The quorum peer (ZooKeeper's QuorumPeer): a server with server.N lines
+ * runs as one member of an ensemble. It loads the election plugin, keeps the
+ * currentEpoch/acceptedEpoch files, and moves between the roles:
+ *
+ *   LOOKING --election done--> LEADING (leader.c) | FOLLOWING / OBSERVING (learner.c)
+ *      ^                                   |
+ *      +---------- the role ended ---------+
+ *
+ * While LOOKING no client is served, except in read-only mode
+ * (readonlymode.enabled): after a grace period the peer answers reads from
+ * clients that allow read-only and refuses their writes.
+ *
+ * Replication keeps one rule for every role: a txn is applied to the tree
+ * as soon as it is logged here, and a reply or notification tagged with its
+ * zxid waits until the txn is both durable here and committed by a quorum
+ * (server.h: committed_zxid). When a role ends, everything held is dropped
+ * and client connections are closed, so nothing uncommitted is ever seen.
+ */
+#ifndef ZKPLUG_QUORUM_H
+#define ZKPLUG_QUORUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zkplug/plugin.h>
+
+#include "fle_quorum.h"
+
+struct server;
+struct conn;
+struct leader;
+struct learner;
+struct proto_txn_header;
+struct txn_result;
+
+struct quorum_peer {
+    struct server *srv;
+    int64_t myid;
+    bool observer; /* this server's line says :observer */
+    struct fle_quorum verifier;
+    struct plugin_instance *election;
+    const struct zkp_election_ops *eops;
+    enum zkp_peer_state state;
+    struct zkp_vote vote; /* the current vote (leader, its zxid and epochs) */
+    int64_t accepted_epoch, current_epoch;
+    char *epoch_dir;      /* dataDir/version-2 */
+    struct leader *leader;
+    struct learner *learner;
+    bool read_only;       /* serving reads while LOOKING */
+    bool serving;         /* a role is established: clients served */
+    uint64_t ro_timer, restart_timer;
+    uint64_t looking_since_ms;
+    bool stopping;
+    int64_t elections;    /* elections run, for logs and metrics */
+    uint64_t election_started_ms;
+    int64_t last_election_ms;
+};
+
+/* Set up the peer for srv (config already has myid applied): the quorum
+ * verifier from the server.N / group / weight lines, the election plugin
+ * (loaded and initialised). Before server_start. */
+int quorum_init(struct server *srv, char *err, size_t errlen);
+/* After the database is restored: read or create the epoch files, start
+ * the election plugin and begin LOOKING. */
+int quorum_start(struct server *srv, char *err, size_t errlen);
+void quorum_stop(struct server *srv);
+void quorum_fini(struct server *srv);
+
+/* Is a client served now (leader, learner past UPTODATE, or read-only)? */
+bool quorum_serving(const struct server *srv);
+bool quorum_is_learner(const struct server *srv);
+bool quorum_read_only(const struct server *srv);
+/* "leader", "follower", "observer", "read-only" or "looking" (srvr's Mode). */
+const char *quorum_mode_name(const struct server *srv);
+
+/* Hooks from server.c. */
+void quorum_txn_logged(struct server *srv, int64_t zxid, const uint8_t *txn, size_t len);
+void quorum_durable(struct server *srv);
+/* A client packet on a learner: forward it or queue it behind forwarded
+ * ones. Returns false when the caller should process it locally now. */
+bool quorum_client_packet(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
+void quorum_conn_closed(struct server *srv, struct conn *c);
+/* A role ended (called by leader.c / learner.c): go back to LOOKING soon. */
+void quorum_role_ended(struct quorum_peer *qp, const char *why);
+
+/* learner.c, called from request.c's ConnectRequest handling. */
+void learner_client_connect(struct server *srv, struct conn *c, int64_t session_id, int32_t timeout);
+
+/* leader.c */
+int leader_start(struct quorum_peer *qp, char *err, size_t errlen);
+void leader_stop(struct quorum_peer *qp);
+void leader_txn_logged(struct leader *ldr, int64_t zxid, const uint8_t *txn, size_t len);
+void leader_durable(struct leader *ldr);
+bool leader_serving(const struct leader *ldr);
+
+/* learner.c */
+int learner_start(struct quorum_peer *qp, int64_t leader_id, char *err, size_t errlen);
+void learner_stop(struct quorum_peer *qp);
+void learner_durable(struct learner *l);
+bool learner_serving(const struct learner *l);
+bool learner_client_packet(struct learner *l, struct conn *c, const uint8_t *data, size_t len);
+void learner_conn_closed(struct learner *l, struct conn *c);
+
+#endif

@@ -1,0 +1,729 @@
+#!/usr/bin/python3
+# Ensemble scenarios (leader failover under load, observer, DIFF/SNAP/TRUNC
+# catch-up, read-only mode) against real ZooKeeper 3.8.0 or zkplug servers.
+"""Ensemble scenarios, one per run, named on the command line:
+
+  three     3 participants, 4 writer threads; the leader is killed (-9) and
+            restarted 3 times; acknowledged writes survive, trees identical
+  five      the same with 5 participants
+  observer  3 participants + 1 observer: writes through the observer and
+            a participant, observer converges, killing it does not stop writes
+  diff      a follower is stopped, 200 znodes written, it restarts and
+            catches up (DIFF)
+  snap      snapCount=20, a follower is killed, 2000 znodes written, its
+            dataDir is emptied (myid kept), it restarts and catches up (SNAP)
+  trunc     the leader logs proposals no follower ever receives, dies, the
+            others elect a new leader and move on; the old leader restarts
+            and must drop its uncommitted tail (TRUNC)
+  readonly  readonlymode.enabled: 2 of 3 killed, the survivor turns read-only
+            (reads served, writes refused), the 2 return, writes work again
+
+  test_ensemble.py --server zk SCENARIO
+  test_ensemble.py --server zkplug --bin build/core/zkplug --plugins build/plugins SCENARIO
+
+Every process is started by this script and stopped by its PID; every wait
+and every loop is bounded; each scenario has a hard time limit. Exit status
+0 = passed; a violation prints a FAIL line and exits 1. Temporary
+directories are removed on success; --keep (or a failure) keeps them.
+"""
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ensemble  # noqa: E402
+from ensemble import Ensemble, Failure, check, four_letter, log_text  # noqa: E402
+
+from kazoo.exceptions import (ConnectionLoss, SessionExpiredError, ConnectionClosedError,  # noqa: E402
+                              SessionMovedError, NotReadOnlyCallError, OperationTimeoutError,
+                              KazooException)
+from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
+
+# Outcomes that leave a write's fate unknown (neither acknowledged nor failed).
+UNKNOWN = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, SessionMovedError,
+           OperationTimeoutError, KazooTimeoutError)
+
+SHARED = ["/ens/s0", "/ens/s1", "/ens/s2"]
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------------ writers
+
+class Op:
+    __slots__ = ("kind", "path", "data", "t_sent", "t_ack", "result")
+
+    def __init__(self, kind, path, data):
+        self.kind = kind      # "create" or "set"
+        self.path = path      # create: the sequential prefix; set: the znode
+        self.data = data
+        self.t_sent = time.monotonic()
+        self.t_ack = None     # set when acknowledged
+        self.result = None    # create: the created path; set: the new version
+
+
+class Writer(threading.Thread):
+    """One kazoo session over `servers`, creating sequential znodes under
+    /ens/c and setting data on the shared znodes, one request at a time.
+    Every request is recorded before it is sent."""
+
+    MAX_OPS = 200000
+
+    def __init__(self, ens, w, servers=None, prefix="/ens/c/w"):
+        super().__init__(daemon=True, name="writer-%d" % w)
+        self.ens = ens
+        self.w = w
+        self.servers = servers
+        self.prefix = "%s%d-" % (prefix, w)
+        self.stop_ev = threading.Event()
+        self.ops = []
+        self.errors = []
+        self.unknown = 0
+        self.rng = random.Random(w)
+
+    def acked(self):
+        return [op for op in self.ops if op.t_ack is not None]
+
+    def first_ack_after(self, t):
+        best = None
+        for op in reversed(self.ops):
+            if op.t_sent < t:
+                break
+            if op.t_ack is not None and (best is None or op.t_ack < best):
+                best = op.t_ack
+        return best
+
+    def acks_after(self, t):
+        n = 0
+        for op in reversed(self.ops):
+            if op.t_sent < t:
+                break
+            n += op.t_ack is not None
+        return n
+
+    def run(self):
+        c = None
+        deadline = time.monotonic() + 60
+        while c is None and not self.stop_ev.is_set():
+            try:
+                c = self.ens.client(self.servers, timeout=10)
+            except Exception as e:  # noqa: BLE001
+                if time.monotonic() > deadline:
+                    self.errors.append("writer %d: no session within 60 s: %s" % (self.w, e))
+                    return
+        n = 0
+        while not self.stop_ev.is_set() and n < self.MAX_OPS:
+            n += 1
+            if n % 3:
+                op = Op("create", self.prefix, b"w%d n%d" % (self.w, n))
+                self.ops.append(op)
+                fut = c.create_async(op.path, op.data, sequence=True)
+            else:
+                op = Op("set", self.rng.choice(SHARED), b"w%d n%d" % (self.w, n))
+                self.ops.append(op)
+                fut = c.set_async(op.path, op.data)
+            try:
+                res = fut.get(timeout=15)
+            except UNKNOWN:
+                self.unknown += 1
+                time.sleep(0.02)
+                continue
+            except KazooException as e:
+                self.errors.append("writer %d: %s %s failed: %s" % (self.w, op.kind, op.path,
+                                                                     type(e).__name__))
+                return
+            op.result = res if op.kind == "create" else res.version
+            op.t_ack = time.monotonic()
+        self.ens.release(c)
+
+
+class Load:
+    def __init__(self, ens, n, servers=None):
+        self.writers = [Writer(ens, w, servers) for w in range(n)]
+
+    def start(self):
+        for wr in self.writers:
+            wr.start()
+
+    def stop(self):
+        for wr in self.writers:
+            wr.stop_ev.set()
+        for wr in self.writers:
+            wr.join(30)
+            check(not wr.is_alive(), "writer %d did not stop within 30 s" % wr.w)
+        for wr in self.writers:
+            check(not wr.errors, "; ".join(wr.errors))
+
+    def first_ack_after(self, t):
+        times = [x for x in (wr.first_ack_after(t) for wr in self.writers) if x is not None]
+        return min(times) if times else None
+
+    def acks_after(self, t):
+        return sum(wr.acks_after(t) for wr in self.writers)
+
+    def check_errors(self):
+        for wr in self.writers:
+            check(not wr.errors, "; ".join(wr.errors))
+
+    def verify(self, trees):
+        """Every acknowledged create on every tree with its data; every
+        shared znode at least at its highest acknowledged version; every
+        child of /ens/c is a write that was sent, and none appears twice."""
+        sent = {}
+        max_ver = {p: 0 for p in SHARED}
+        sent_set = {p: {b"initial"} for p in SHARED}
+        creates = sets = 0
+        for wr in self.writers:
+            for op in wr.ops:
+                if op.kind == "create":
+                    sent[op.data] = op
+                else:
+                    sent_set[op.path].add(op.data)
+                if op.t_ack is None:
+                    continue
+                if op.kind == "create":
+                    creates += 1
+                else:
+                    sets += 1
+                    max_ver[op.path] = max(max_ver[op.path], op.result)
+        for sid, tree in trees.items():
+            for wr in self.writers:
+                for op in wr.ops:
+                    if op.t_ack is not None and op.kind == "create":
+                        check(op.result in tree, "server %d: acknowledged create %s is missing"
+                              % (sid, op.result))
+                        check(tree[op.result][0] == op.data, "server %d: %s holds %r, acknowledged %r"
+                              % (sid, op.result, tree[op.result][0], op.data))
+            for p in SHARED:
+                check(p in tree, "server %d: %s is missing" % (sid, p))
+                ver = tree[p][1][3]
+                check(ver >= max_ver[p], "server %d: %s at version %d, acknowledged version %d"
+                      % (sid, p, ver, max_ver[p]))
+                check(tree[p][0] in sent_set[p], "server %d: %s holds %r, never sent"
+                      % (sid, p, tree[p][0]))
+            seen = set()
+            for path, (data, _) in tree.items():
+                if path.startswith("/ens/c/"):
+                    check(data in sent, "server %d: %s holds %r, never sent" % (sid, path, data))
+                    check(data not in seen, "server %d: write %r applied twice" % (sid, data))
+                    seen.add(data)
+        unknown = sum(wr.unknown for wr in self.writers)
+        return creates, sets, unknown
+
+
+def setup_tree(ens):
+    c = ens.client()
+    try:
+        c.ensure_path("/ens/c")
+        for p in SHARED:
+            c.create(p, b"initial")
+    finally:
+        ens.release(c)
+
+
+# ------------------------------------------------------------------ helpers
+
+def write_batch(ens, servers, prefix, count, data_size=16, timeout=60):
+    """Creates prefix0..prefix<count-1> through a client on `servers`, 50
+    requests in flight; returns {path: data} of the acknowledged ones
+    (all of them, or Failure)."""
+    c = ens.client(servers)
+    out = {}
+    deadline = time.monotonic() + timeout
+    try:
+        i = 0
+        while i < count:
+            check(time.monotonic() < deadline, "writing %d znodes took over %d s" % (count, timeout))
+            batch = []
+            for j in range(i, min(count, i + 50)):
+                data = (b"%s%d " % (prefix.encode(), j)) * (data_size // 8 + 1)
+                batch.append(("%s%d" % (prefix, j), data[:data_size],
+                              c.create_async("%s%d" % (prefix, j), data[:data_size])))
+            for path, data, fut in batch:
+                fut.get(timeout=30)
+                out[path] = data
+            i += len(batch)
+    finally:
+        ens.release(c)
+    return out
+
+
+def verify_present(trees, expected):
+    for sid, tree in trees.items():
+        for path, data in expected.items():
+            check(path in tree, "server %d: acknowledged %s is missing" % (sid, path))
+            check(tree[path][0] == data, "server %d: %s holds %r, acknowledged %r"
+                  % (sid, path, tree[path][0][:40], data[:40]))
+
+
+def sync_kind(server):
+    """The way a learner caught up, from its log lines (ZooKeeper's wording
+    and zkplug's)."""
+    text = log_text(server.log_path)
+    text = text[text.rfind("---- start"):]
+    kinds = []
+    for pat, name in (("Getting a diff from the leader", "DIFF"),
+                      ("Getting a snapshot from leader", "SNAP"),
+                      ("Truncating log to get in sync with the leader", "TRUNC"),
+                      ("getting a DIFF from the leader", "DIFF"),
+                      ("getting a snapshot from the leader", "SNAP"),
+                      ("leader asks to truncate the log", "TRUNC")):
+        if pat in text and name not in kinds:
+            kinds.append(name)
+    return "+".join(kinds) or "unknown"
+
+
+def snapshot_files(server):
+    d = os.path.join(server.data_dir, "version-2")
+    try:
+        return len([f for f in os.listdir(d) if f.startswith("snapshot.")])
+    except OSError:
+        return 0
+
+
+# ------------------------------------------------------------------ scenarios
+
+def failover(args, base, n):
+    ens = Ensemble(args, base, n)
+    args.ens = ens
+    ens.start_all()
+    t0 = time.monotonic()
+    leader = ens.wait_roles(60)
+    say("  %d servers up in %.1f s, leader %d, modes %s" % (n, time.monotonic() - t0, leader.sid,
+                                                          ens.modes()))
+    setup_tree(ens)
+    load = Load(ens, 4)
+    load.start()
+    elect, write = [], []
+    for rnd in range(1, 4):
+        time.sleep(1.5)
+        load.check_errors()
+        leader = ens.wait_roles(30)
+        before = load.acks_after(0)
+        check(before > 0, "round %d: no write acknowledged before the kill" % rnd)
+        t_kill = time.monotonic()
+        leader.kill()
+        # Writes sent once the old leader is reaped (all its threads gone,
+        # its sockets closed) can only be served by a new leader; their
+        # delay is still counted from the kill.
+        t_dead = time.monotonic()
+        survivors = [s for s in ens.all() if s is not leader]
+        t_elect = t_write = None
+        deadline = t_kill + 30
+        while (t_elect is None or t_write is None) and time.monotonic() < deadline:
+            if t_elect is None and any(s.mode() == "leader" for s in survivors):
+                t_elect = time.monotonic()
+            if t_write is None:
+                t_write = load.first_ack_after(t_dead)
+            time.sleep(0.02)
+        check(t_elect is not None, "round %d: no new leader within 30 s: %s"
+              % (rnd, ens.modes(survivors)))
+        check(t_write is not None, "round %d: no write served within 30 s of killing leader %d"
+              % (rnd, leader.sid))
+        new = [s.sid for s in survivors if s.mode() == "leader"]
+        elect.append(t_elect - t_kill)
+        write.append(t_write - t_kill)
+        t_restart = time.monotonic()
+        leader.start()
+        ens.wait_roles(60)
+        say("  round %d: killed leader %d; new leader %s reported after %.2f s, first write "
+            "served after %.2f s; old leader back as %s after %.1f s"
+            % (rnd, leader.sid, new, elect[-1], write[-1], leader.mode(),
+               time.monotonic() - t_restart))
+    time.sleep(1.0)
+    load.stop()
+    trees, count, took = ens.wait_converged(60)
+    creates, sets, unknown = load.verify(trees)
+    say("  writes acknowledged: %d creates, %d setData; %d with unknown outcome (connection "
+        "lost)" % (creates, sets, unknown))
+    say("  converged: %d servers, %d znodes, identical trees (after %.1f s, %d walk(s))"
+        % (len(trees), count, took, ens.converge_attempts))
+    say("  max time to new leader: %.2f s (srvr), max time to first write served: %.2f s"
+        % (max(elect), max(write)))
+
+
+def scenario_three(args, base):
+    failover(args, base, 3)
+
+
+def scenario_five(args, base):
+    failover(args, base, 5)
+
+
+def scenario_observer(args, base):
+    ens = Ensemble(args, base, 3, observers=1)
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    obs = ens[4]
+    check(obs.mode() == "observer", "observer's Mode is %s" % obs.mode())
+    say("  modes %s (leader %d)" % (ens.modes(), leader.sid))
+    setup_tree(ens)
+    follower = [s for s in ens.participants() if s is not leader][0]
+    via_obs = write_batch(ens, [obs], "/ens/obs-", 100)
+    via_part = write_batch(ens, [follower], "/ens/part-", 100)
+    say("  100 creates acknowledged through the observer, 100 through follower %d"
+        % follower.sid)
+    trees, count, took = ens.wait_converged(30)
+    verify_present(trees, dict(via_obs, **via_part))
+    say("  converged: 4 servers (observer included), %d znodes (%.1f s)" % (count, took))
+    load = Load(ens, 2)
+    load.start()
+    time.sleep(1.5)
+    load.check_errors()
+    t_kill = time.monotonic()
+    obs.kill()
+    deadline = t_kill + 20
+    while load.acks_after(t_kill) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = load.acks_after(t_kill)
+    check(after >= 50, "only %d writes acknowledged in 20 s after killing the observer" % after)
+    say("  observer killed: %d writes acknowledged in the next %.1f s, first after %.2f s"
+        % (after, time.monotonic() - t_kill, load.first_ack_after(t_kill) - t_kill))
+    check(leader.mode() == "leader", "leader %d is %s after the observer died"
+          % (leader.sid, leader.mode()))
+    obs.start()
+    ens.wait_roles(60)
+    time.sleep(1.0)
+    load.stop()
+    trees, count, took = ens.wait_converged(60)
+    creates, sets, unknown = load.verify(trees)
+    say("  observer restarted as %s; writes acknowledged: %d creates, %d setData, %d unknown"
+        % (obs.mode(), creates, sets, unknown))
+    say("  converged: 4 servers, %d znodes, identical trees (%.1f s)" % (count, took))
+
+
+def catch_up(args, base, count, snap_count, wipe, expect):
+    ens = Ensemble(args, base, 3, snap_count=snap_count)
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    setup_tree(ens)
+    early = write_batch(ens, None, "/ens/early-", 20)
+    follower = [s for s in ens.participants() if s is not leader][-1]
+    others = [s for s in ens.all() if s is not follower]
+    if wipe:
+        follower.kill()
+    else:
+        follower.stop()
+    say("  leader %d; follower %d %s" % (leader.sid, follower.sid,
+                                         "killed (-9)" if wipe else "stopped (SIGTERM)"))
+    t0 = time.monotonic()
+    written = write_batch(ens, others, "/ens/n-", count, data_size=64, timeout=120)
+    c = ens.client(others)
+    try:
+        for i, p in enumerate(SHARED):
+            for _ in range(i + 1):
+                c.set(p, b"while down")
+    finally:
+        ens.release(c)
+    say("  %d creates acknowledged while it was down (%.1f s)" % (len(written), time.monotonic() - t0))
+    if snap_count:
+        snaps = snapshot_files(leader)
+        say("  leader %d holds %d snapshot files (snapCount=%d)" % (leader.sid, snaps, snap_count))
+    if wipe:
+        follower.wipe_data()
+        say("  follower %d dataDir emptied (myid kept)" % follower.sid)
+    t0 = time.monotonic()
+    follower.start()
+    ens.wait_roles(60)
+    back = time.monotonic() - t0
+    trees, n, took = ens.wait_converged(60)
+    verify_present(trees, dict(early, **written))
+    for sid, tree in trees.items():
+        for i, p in enumerate(SHARED):
+            check(tree[p][1][3] == i + 1 and tree[p][0] == b"while down",
+                  "server %d: %s at version %d, expected %d" % (sid, p, tree[p][1][3], i + 1))
+    kind = sync_kind(follower)
+    say("  follower %d back as %s after %.1f s, synced by %s; converged: %d znodes, identical "
+        "trees (%.1f s)" % (follower.sid, follower.mode(), back, kind, n, took))
+    check(kind == expect, "follower %d synced by %s, expected %s" % (follower.sid, kind, expect))
+
+
+def scenario_diff(args, base):
+    catch_up(args, base, 200, 0, wipe=False, expect="DIFF")
+
+
+def scenario_snap(args, base):
+    catch_up(args, base, 2000, 20, wipe=True, expect="SNAP")
+
+
+def standalone_children(args, base, data_dir, path):
+    """Starts a standalone server (same kind) on a copy of data_dir and
+    lists `path`: what that server's log holds, committed or not."""
+    copy = os.path.join(base, "tail-copy")
+    shutil.copytree(data_dir, copy)
+    port, admin = ensemble.free_ports(2)
+    cfg = os.path.join(base, "tail-copy.cfg")
+    lines = ["tickTime=500", "dataDir=" + copy, "clientPort=%d" % port,
+             "clientPortAddress=127.0.0.1", "admin.enableServer=false",
+             "admin.serverPort=%d" % admin, "4lw.commands.whitelist=*"]
+    if args.server == "zkplug":
+        lines += ["metrics.enabled=false", "metrics.bus.enabled=false"]
+        argv = [args.bin, "-c", cfg, "-p", args.plugins]
+    else:
+        argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-cp", ensemble.ZK_CLASSPATH, "-Dzookeeper.admin.enableServer=false",
+                "org.apache.zookeeper.server.ZooKeeperServerMain", cfg]
+    with open(cfg, "w") as f:
+        f.write("# standalone server on a copy of the old leader's dataDir\n")
+        f.write("\n".join(lines) + "\n")
+    log = open(os.path.join(base, "tail-copy.log"), "ab")
+    proc = ensemble.spawn(argv, log)
+    log.close()
+    args.ens.started.append(proc)
+    try:
+        from kazoo.client import KazooClient
+        c = KazooClient(hosts="127.0.0.1:%d" % port, timeout=10)
+        try:
+            c.start(timeout=30)
+            return c.get_children(path)
+        finally:
+            ensemble.close_client(c)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def make_tail(args, base, ens, rnd):
+    """Gives the current leader a logged but uncommitted tail (see
+    scenario_trunc); returns (old leader, its two followers)."""
+    leader = ens.wait_roles(60)
+    followers = [s for s in ens.all() if s is not leader]
+    c = ens.client([leader])
+    for f in followers:
+        f.pause()
+    say("  round %d: leader %d; followers %s stopped (SIGSTOP)"
+        % (rnd, leader.sid, [f.sid for f in followers]))
+    futs = [c.create_async("/ens/tail/r%d-%d" % (rnd, i), b"uncommitted %d" % i)
+            for i in range(30)]
+    time.sleep(0.8)
+    acked = [i for i, f in enumerate(futs) if f.ready() and f.successful()]
+    check(not acked, "creates %s acknowledged while both followers were stopped" % acked)
+    leader.kill()
+    for f in followers:
+        f.kill()
+    ens.release(c)
+    tail = standalone_children(args, base, leader.data_dir, "/ens/tail")
+    tail = [t for t in tail if t.startswith("r%d-" % rnd)]
+    say("  round %d: all three killed (-9); the old leader's log holds %d of 30 "
+        "unacknowledged creates" % (rnd, len(tail)))
+    check(len(tail) > 0, "no uncommitted tail was produced (the leader logged none of the "
+          "30 creates within 0.8 s)")
+    return leader, followers
+
+
+def scenario_trunc(args, base):
+    # How the uncommitted tail is made, reliably on loopback: both followers
+    # get SIGSTOP (checked in /proc: every thread stopped), so the leader
+    # stays leader for syncLimit ticks but no follower reads anything. The
+    # leader receives creates, logs them as proposals and sends them into
+    # the followers' socket buffers; nothing can be acknowledged. Then all
+    # three get SIGKILL: the followers never read what was in their buffers,
+    # only the old leader's log has the tail. A standalone server on a copy
+    # of that dataDir shows the tail is really there. The two followers
+    # restart and elect a new leader (a new epoch).
+    # Round 1: the old leader rejoins before anything is committed in the
+    # new epoch; its last zxid is beyond the new leader's, and ZooKeeper
+    # answers with TRUNC (to the new leader's last zxid).
+    # Round 2: the new leader first commits writes in the new epoch; the old
+    # leader's tail is then from an older epoch and ZooKeeper 3.8 says
+    # "Cannot send TRUNC to peer sid: N peer zxid is from different epoch"
+    # and falls back to SNAP. Either way every tree must end identical and
+    # without the tail.
+    ens = Ensemble(args, base, 3)
+    args.ens = ens
+    ens.start_all()
+    ens.wait_roles(60)
+    setup_tree(ens)
+    expected = write_batch(ens, None, "/ens/early-", 50)
+    c = ens.client()
+    c.ensure_path("/ens/tail")
+    ens.release(c)
+    for rnd in (1, 2):
+        old, followers = make_tail(args, base, ens, rnd)
+        for f in followers:
+            f.start()
+        new_leader = ens.wait_roles(60, servers=followers)
+        if rnd == 2:
+            expected.update(write_batch(ens, followers, "/ens/r2-before-", 50))
+            say("  round 2: followers restarted, leader %d; 50 creates acknowledged in the "
+                "new epoch before the old leader returns" % new_leader.sid)
+        else:
+            say("  round 1: followers restarted, leader %d; old leader restarted at once"
+                % new_leader.sid)
+        t0 = time.monotonic()
+        old.start()
+        ens.wait_roles(60)
+        back = time.monotonic() - t0
+        expected.update(write_batch(ens, None, "/ens/r%d-after-" % rnd, 50))
+        trees, n, took = ens.wait_converged(60)
+        verify_present(trees, expected)
+        for sid, tree in trees.items():
+            left = [p for p in tree if p.startswith("/ens/tail/")]
+            check(not left, "server %d still holds uncommitted znodes %s" % (sid, left[:5]))
+        kind = sync_kind(old)
+        say("  round %d: old leader %d back as %s after %.1f s, synced by %s; no server holds "
+            "the tail; converged: %d znodes, identical trees (%.1f s)"
+            % (rnd, old.sid, old.mode(), back, kind, n, took))
+        # Round 1: the tail is beyond the new leader's last zxid (TRUNC).
+        # Round 2: the new epoch has txns; the tail is from an older epoch,
+        # so both ZooKeeper and zkplug send the whole database (SNAP).
+        check(kind == ("TRUNC" if rnd == 1 else "SNAP"),
+              "round %d: old leader synced by %s" % (rnd, kind))
+
+
+def scenario_readonly(args, base):
+    # localSessionsEnabled=true is required: ZooKeeper 3.8.0's read-only
+    # server lets a createSession through only for a local session
+    # (ReadOnlyRequestProcessor); with the default (false) it answers a
+    # read-only client's connect request with a bare reply header (xid 0,
+    # its zxid, err -119 NOTREADONLY) instead of a connect response, which
+    # no client can parse. With it, the connect response is the usual one
+    # whose last byte (readOnly) is 1.
+    ens = Ensemble(args, base, 3, readonly=True,
+                   extra_cfg=["localSessionsEnabled=true", "localSessionsUpgradingEnabled=true"])
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    setup_tree(ens)
+    c = ens.client()
+    c.create("/ens/ro", b"before")
+    ens.release(c)
+    survivor = [s for s in ens.all() if s is not leader][0]
+    isro = (four_letter(survivor.client_port, "isro") or "").strip()
+    check(isro == "rw", "isro of follower %d says %r, expected rw" % (survivor.sid, isro))
+    killed = [s for s in ens.all() if s is not survivor]
+    t0 = time.monotonic()
+    for s in killed:
+        s.kill()
+    mode = ens.wait_mode(survivor, ["read-only"], 30)
+    t_ro = time.monotonic() - t0
+    isro = (four_letter(survivor.client_port, "isro") or "").strip()
+    check(isro == "ro", "isro of read-only server %d says %r, expected ro" % (survivor.sid, isro))
+    say("  killed %s (-9); server %d: srvr Mode: %s after %.1f s, isro: %s"
+        % ([s.sid for s in killed], survivor.sid, mode, t_ro, isro))
+    # A client that does not allow read-only mode gets no session.
+    try:
+        rw = ens.client([survivor], timeout=4)
+    except KazooTimeoutError:
+        rw = None
+    check(rw is None, "a client without read_only=True got a session from a read-only server")
+    ro = ens.client([survivor], read_only=True)
+    check(ro.client_state == "CONNECTED_RO", "read-only client state %s" % ro.client_state)
+    data, st = ro.get("/ens/ro")
+    check(data == b"before", "read-only read of /ens/ro: %r" % data)
+    check(len(ro.get_children("/ens")) >= 2, "read-only get_children failed")
+    for what, call in (("create", lambda: ro.create("/ens/ro-write", b"x")),
+                       ("setData", lambda: ro.set("/ens/ro", b"x")),
+                       ("delete", lambda: ro.delete("/ens/ro"))):
+        try:
+            call()
+            raise Failure("%s on a read-only server succeeded" % what)
+        except NotReadOnlyCallError:
+            pass
+    say("  read-only client: state %s, reads served, create/setData/delete -> "
+        "NotReadOnlyCallError; a client without read_only=True gets no session" % ro.client_state)
+    t0 = time.monotonic()
+    for s in killed:
+        s.start()
+    ens.wait_roles(60)
+    back = time.monotonic() - t0
+    isro = (four_letter(survivor.client_port, "isro") or "").strip()
+    check(isro == "rw", "isro of server %d after the quorum returned: %r" % (survivor.sid, isro))
+    c = ens.client()
+    c.create("/ens/after", b"after")
+    c.set("/ens/ro", b"after")
+    ens.release(c)
+    # The read-only client moves to a read-write server by itself.
+    deadline = time.monotonic() + 30
+    while ro.client_state != "CONNECTED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(ro.client_state == "CONNECTED",
+          "the read-only client did not reconnect read-write within 30 s (%s)" % ro.client_state)
+    ro.create("/ens/ro-client-after", b"x")
+    ens.release(ro)
+    say("  quorum back after %.1f s: server %d is %s, isro %s; writes work (also through the "
+        "formerly read-only client)" % (back, survivor.sid, survivor.mode(), isro))
+    trees, n, took = ens.wait_converged(60)
+    for sid, tree in trees.items():
+        check(tree["/ens/ro"][0] == b"after" and "/ens/after" in tree, "server %d lacks the "
+              "writes made after the quorum returned" % sid)
+        check("/ens/ro-write" not in tree, "server %d holds a write made in read-only mode" % sid)
+    say("  converged: %d znodes, identical trees (%.1f s)" % (n, took))
+
+
+SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
+             "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
+             "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
+             "readonly": (scenario_readonly, 150)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--server", choices=("zk", "zkplug"), required=True)
+    ap.add_argument("--bin", help="the zkplug binary (--server zkplug)")
+    ap.add_argument("--plugins", help="zkplug's plugin folder (--server zkplug)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--time-limit", type=int, help="hard limit in seconds (default per scenario)")
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    args = ap.parse_args()
+    if args.server == "zkplug":
+        if not args.bin or not args.plugins:
+            ap.error("--server zkplug needs --bin and --plugins")
+        args.bin = os.path.abspath(args.bin)
+        args.plugins = os.path.abspath(args.plugins)
+    else:
+        why = ensemble.java_ok()
+        if why:
+            say("FAIL: cannot run ZooKeeper: %s" % why)
+            return 1
+    func, limit = SCENARIOS[args.scenario]
+    limit = args.time_limit or limit
+    base = tempfile.mkdtemp(prefix="zkplug-ensemble-%s-" % args.scenario)
+    ensemble.setup_logging(base)
+    args.ens = None
+    say("scenario %s (%s, hard limit %d s)" % (args.scenario, args.server, limit))
+    t0 = time.monotonic()
+    ok = False
+    try:
+        with ensemble.HardLimit(limit):
+            func(args, base)
+        ok = True
+    except Failure as e:
+        say("FAIL: %s: %s" % (args.scenario, e))
+    except Exception as e:  # noqa: BLE001 - an unexpected error is a failure too
+        say("FAIL: %s: unexpected %s: %s" % (args.scenario, type(e).__name__, e))
+    finally:
+        try:
+            with ensemble.HardLimit(60):
+                if args.ens is not None:
+                    args.ens.shutdown()
+        except Failure as e:
+            say("FAIL: cleanup: %s" % e)
+            ok = False
+        if args.ens is not None:
+            for s in args.ens.all():
+                bad = ensemble.fatal_markers(s)
+                if bad:
+                    say("FAIL: %s: %s in %s" % (s, ", ".join(bad), s.log_path))
+                    ok = False
+    say("%s %s in %.1f s" % ("PASS" if ok else "FAIL", args.scenario, time.monotonic() - t0))
+    if ok and not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        say("logs kept in %s" % base)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
