@@ -905,6 +905,10 @@ void leader_stop(struct quorum_peer *qp)
             srv->tops->close(lh->tc, 1);
         }
         lh->ldr = NULL;
+        if (qp->stopping) { /* no on_close will come */
+            acl_auth_free(&lh->proxy.auth);
+            free(lh);
+        }
         lh = next;
     }
     ldr->handlers = NULL;

@@ -904,11 +904,13 @@ void learner_stop(struct quorum_peer *qp)
     qp->learner = NULL;
     l->qp = NULL;
     if (l->tc) {
-        /* on_close (or on_connected) still comes and frees l. */
         srv->tops->close(l->tc, 0);
-    } else {
-        free(l);
+        /* on_close still comes from the loop and frees l, unless the server
+         * is stopping: the transport then drops connections silently. */
+        if (!qp->stopping)
+            return;
     }
+    free(l);
 }
 
 bool learner_serving(const struct learner *l) { return l->state == L_BROADCAST; }

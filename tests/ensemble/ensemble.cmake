@@ -3,7 +3,7 @@
 # catch-up, read-only mode. Every scenario also runs against real
 # ZooKeeper 3.8.0:
 #   /usr/bin/python3 tests/ensemble/test_ensemble.py --server zk <scenario>
-foreach(scenario three five observer diff snap trunc readonly)
+foreach(scenario three five observer diff snap trunc readonly stepdown preferred)
   add_test(NAME ensemble_${scenario}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_ensemble.py
                    --server zkplug --bin $<TARGET_FILE:zkplug> --plugins ${ZKPLUG_PLUGIN_DIR}

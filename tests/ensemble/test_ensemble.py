@@ -17,6 +17,10 @@
             and must drop its uncommitted tail (TRUNC)
   readonly  readonlymode.enabled: 2 of 3 killed, the survivor turns read-only
             (reads served, writes refused), the 2 return, writes work again
+  stepdown  both followers stopped (SIGSTOP): the leader stops serving within
+            syncLimit ticks and acknowledges nothing; they resume, it recovers
+  preferred (zkplug) the example election plugin leads an ensemble with its
+            preferred server, fails over and rejoins
 
   test_ensemble.py --server zk SCENARIO
   test_ensemble.py --server zkplug --bin build/core/zkplug --plugins build/plugins SCENARIO
@@ -38,7 +42,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ensemble  # noqa: E402
-from ensemble import Ensemble, Failure, check, four_letter, log_text  # noqa: E402
+from ensemble import Ensemble, Failure, check, close_client, four_letter, log_text  # noqa: E402
 
 from kazoo.exceptions import (ConnectionLoss, SessionExpiredError, ConnectionClosedError,  # noqa: E402
                               SessionMovedError, NotReadOnlyCallError, OperationTimeoutError,
@@ -662,10 +666,79 @@ def scenario_readonly(args, base):
     say("  converged: %d znodes, identical trees (%.1f s)" % (n, took))
 
 
+def scenario_stepdown(args, base):
+    # A leader that loses its quorum steps down: both followers get SIGSTOP,
+    # the leader must stop serving within syncLimit ticks (plus a tick of
+    # checking and a margin), and a write sent to it meanwhile must not be
+    # acknowledged. Then the followers continue and the ensemble recovers.
+    ens = Ensemble(args, base, 3)
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    setup_tree(ens)
+    followers = [s for s in ens.participants() if s is not leader]
+    c = ens.client(servers=[leader], session_timeout=30.0)
+    c.create("/ens/before", b"x")
+    t0 = time.monotonic()
+    for f in followers:
+        f.pause()
+    pending = c.create_async("/ens/during", b"x")
+    bound = ens.tick_ms * (ens.sync_limit + 2) / 1000.0 + 2.0
+    ens.wait_not_serving(leader, bound)
+    took = time.monotonic() - t0
+    acked = False
+    try:
+        pending.get(timeout=0.5)
+        acked = True
+    except Exception:
+        pass
+    check(not acked, "a create sent to a leader without a quorum was acknowledged")
+    close_client(c)
+    for f in followers:
+        f.resume()
+    t1 = time.monotonic()
+    ens.wait_roles(60)
+    back = time.monotonic() - t1
+    written = write_batch(ens, None, "/ens/after-", 50)
+    trees, n, _ = ens.wait_converged(60)
+    verify_present(trees, written)
+    say("  followers stopped: leader %d stopped serving after %.1f s (bound %.1f s); the create "
+        "sent meanwhile was not acknowledged; roles back %.1f s after the followers resumed; "
+        "converged: %d znodes" % (leader.sid, took, bound, back, n))
+
+
+def scenario_preferred(args, base):
+    # zkplug only: the example election plugin in a real ensemble. With equal
+    # data the server with the highest preferred.priority leads, not the
+    # highest id; after it is killed another server takes over, and it
+    # rejoins as a follower.
+    if args.server != "zkplug":
+        say("  preferred: a zkplug plugin; nothing to run against ZooKeeper")
+        return
+    ens = Ensemble(args, base, 3, extra_cfg=["plugin.election=preferred", "preferred.priority.1=10"])
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    check(leader.sid == 1, "leader %d, expected the preferred server 1" % leader.sid)
+    written = write_batch(ens, None, "/pref-", 100)
+    leader.kill()
+    t0 = time.monotonic()
+    new_leader = ens.wait_roles(60, servers=[s for s in ens.all() if s is not leader])
+    took = time.monotonic() - t0
+    written.update(write_batch(ens, [s for s in ens.all() if s is not leader], "/pref2-", 100))
+    leader.start()
+    ens.wait_roles(60)
+    trees, n, _ = ens.wait_converged(60)
+    verify_present(trees, written)
+    say("  preferred server 1 led; killed, server %d led after %.1f s; server 1 back as %s; "
+        "converged: %d znodes" % (new_leader.sid, took, leader.mode(), n))
+
+
 SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
              "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
              "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
-             "readonly": (scenario_readonly, 150)}
+             "readonly": (scenario_readonly, 150), "stepdown": (scenario_stepdown, 150),
+             "preferred": (scenario_preferred, 150)}
 
 
 def main():
