@@ -595,6 +595,7 @@ static void learner_trunc(struct learner *l, int64_t zxid)
         learner_fail(l, err[0] ? err : "truncating the log failed");
         return;
     }
+    quorum_set_config_node(srv);
     if (srv->last_zxid != zxid) {
         snprintf(err, sizeof err, "Not able to truncate the log to 0x%" PRIx64 " (now at 0x%" PRIx64 ")",
                  (uint64_t)zxid, (uint64_t)srv->last_zxid);
@@ -718,6 +719,7 @@ static size_t learner_snap_bytes(struct learner *l, const uint8_t *data, size_t 
         return len;
     }
     srv->last_zxid = l->snap_zxid;
+    quorum_set_config_node(srv);
     log_info("loaded the leader's database at 0x%" PRIx64 ": %zu znodes, %zu sessions", (uint64_t)l->snap_zxid,
              srv->tree->count, srv->nsessions);
     l->snapshot_needed = true;

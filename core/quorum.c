@@ -156,12 +156,32 @@ static int quorum_load_epochs(struct quorum_peer *qp, char *err, size_t errlen)
     return 0;
 }
 
+void quorum_set_config_node(struct server *srv)
+{
+    struct quorum_peer *qp = srv->qp;
+    char text[8192];
+    size_t n = fle_quorum_text(&qp->verifier, text, sizeof text);
+    if (n >= sizeof text)
+        n = sizeof text - 1;
+    struct znode *z = tree_lookup(srv->tree, "/zookeeper/config", 17);
+    if (z == NULL || tree_set_data(srv->tree, z, (const uint8_t *)text, n) < 0) {
+        log_warn("cannot set /zookeeper/config");
+        return;
+    }
+    /* As ZooKeeper's QuorumPeer sets it at start: no txn, version -1. */
+    z->czxid = z->mzxid = z->pzxid = 0;
+    z->version = -1;
+    z->aversion = -1;
+    z->mtime = loop_wall_ms();
+}
+
 int quorum_start(struct server *srv, char *err, size_t errlen)
 {
     struct quorum_peer *qp = srv->qp;
     int rc = quorum_load_epochs(qp, err, errlen);
     if (rc < 0)
         return rc;
+    quorum_set_config_node(srv);
     plugin_loader_set_transport(srv->transport);
     rc = plugin_start(qp->election, err, errlen);
     if (rc < 0)

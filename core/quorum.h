@@ -67,6 +67,10 @@ int quorum_start(struct server *srv, char *err, size_t errlen);
 void quorum_stop(struct server *srv);
 void quorum_fini(struct server *srv);
 
+/* /zookeeper/config holds the ensemble's config text (version -1, no
+ * txn), as ZooKeeper sets it; again after a SNAP or reload replaced the
+ * tree. */
+void quorum_set_config_node(struct server *srv);
 /* Is a client served now (leader, learner past UPTODATE, or read-only)? */
 bool quorum_serving(const struct server *srv);
 bool quorum_is_learner(const struct server *srv);

@@ -1128,6 +1128,8 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
             return;
         }
         struct session *s = req.session_id ? server_session_find(srv, req.session_id) : NULL;
+        if (s && (req.passwd.len != 16 || memcmp(req.passwd.ptr, s->passwd, 16) != 0))
+            s = NULL;
         if (req.session_id != 0 && s == NULL) {
             request_connect_answer(srv, c, 0, 0, srv->last_zxid);
             return;
@@ -1371,6 +1373,18 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
         request_auth(srv, c, h.xid, &r);
         break;
     case ZK_OP_CLOSESESSION:
+        if (quorum_read_only(srv)) {
+            /* Nothing is logged in read-only mode: a local session just
+             * ends; a resumed one stays for the leader to expire. */
+            struct session *s = c->session;
+            c->session = NULL;
+            s->conn = NULL;
+            if (s->local)
+                server_session_remove(srv, s);
+            server_reply_begin(srv, h.xid, srv->last_zxid, ZK_OK);
+            server_reply_end(srv, c, srv->last_zxid, true);
+            break;
+        }
         request_close_session(srv, c->session, c, h.xid);
         break;
     case ZK_OP_CREATE:

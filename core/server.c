@@ -597,7 +597,9 @@ static void server_reaper(void *arg)
 {
     struct server *srv = arg;
     srv->reaper_timer = 0;
-    request_reap_containers(srv);
+    /* Like session expiry, the leader's job in an ensemble. */
+    if (srv->qp == NULL || (srv->qp->leader && srv->qp->serving))
+        request_reap_containers(srv);
     if (!srv->stopping)
         srv->reaper_timer = loop_timer_start(srv->loop, (uint64_t)srv->cfg->container_check_interval_ms,
                                              server_reaper, srv);

@@ -123,6 +123,8 @@ class Server:
         self.ens = ens
         self.sid = sid
         self.observer = observer
+        # "zk" or "zkplug"; a mixed ensemble (--mixed) runs both.
+        self.kind = ens.kinds.get(sid, ens.kind)
         self.quorum_port, self.election_port, self.client_port, self.admin_port, \
             self.pub_port, self.query_port = free_ports(6)
         self.dir = os.path.join(ens.base, "server-%d" % sid)
@@ -162,7 +164,7 @@ class Server:
             lines.append("readonlymode.enabled=true")
         if self.observer:
             lines.append("peerType=observer")
-        if e.kind == "zkplug":
+        if self.kind == "zkplug":
             # Several zkplug servers on one host: no metrics bus (its default
             # ports 7181/7182 would clash); distinct addresses all the same
             # in case a build ignores metrics.bus.enabled.
@@ -175,7 +177,7 @@ class Server:
 
     def argv(self):
         e = self.ens
-        if e.kind == "zkplug":
+        if self.kind == "zkplug":
             return [e.bin, "-c", self.cfg_path, "-p", e.plugins]
         argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-cp", ZK_CLASSPATH, "-Dorg.slf4j.simpleLogger.showDateTime=true",
@@ -189,7 +191,7 @@ class Server:
     def start(self):
         check(self.proc is None or self.proc.poll() is not None, "%s started twice" % self)
         with open(self.cfg_path, "w") as f:
-            f.write("# zoo.cfg of ensemble %s %s\n" % (self, self.ens.kind))
+            f.write("# zoo.cfg of ensemble %s %s\n" % (self, self.kind))
             f.write("\n".join(self.cfg_lines()) + "\n")
         log = open(self.log_path, "ab")
         log.write(("---- start %s\n" % time.strftime("%H:%M:%S")).encode())
@@ -270,6 +272,8 @@ class Ensemble:
     def __init__(self, args, base, participants, observers=0, readonly=False, snap_count=0,
                  tick_ms=500, extra_cfg=()):
         self.kind = args.server
+        # --mixed: Apache ZooKeeper on these server ids, zkplug on the others.
+        self.kinds = {sid: "zk" for sid in getattr(args, "zk_ids", ())}
         self.bin = args.bin
         self.plugins = args.plugins
         self.base = base

@@ -19,6 +19,8 @@
             (reads served, writes refused), the 2 return, writes work again
   stepdown  both followers stopped (SIGSTOP): the leader stops serving within
             syncLimit ticks and acknowledges nothing; they resume, it recovers
+  mixed     (zkplug) server 3 runs Apache ZooKeeper, 1 and 2 zkplug: the
+            `three` failover rounds across the two kinds
   preferred (zkplug) the example election plugin leads an ensemble with its
             preferred server, fails over and rejoins
 
@@ -355,6 +357,22 @@ def failover(args, base, n):
 
 
 def scenario_three(args, base):
+    failover(args, base, 3)
+
+
+def scenario_mixed(args, base):
+    # zkplug and Apache ZooKeeper 3.8.0 in one ensemble: server 3 runs
+    # ZooKeeper, 1 and 2 run zkplug. Server 3 (highest id, same data) leads
+    # first, with zkplug followers; the failover rounds then move leadership
+    # to zkplug with ZooKeeper following, and back; write load and the
+    # checks of `three` throughout.
+    if args.server != "zkplug":
+        say("  mixed: needs --server zkplug (server 3 runs ZooKeeper)")
+        return
+    missing = ensemble.java_ok()
+    if missing:
+        raise Failure("mixed: %s" % missing)
+    args.zk_ids = (3,)
     failover(args, base, 3)
 
 
@@ -738,7 +756,7 @@ SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
              "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
              "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
              "readonly": (scenario_readonly, 150), "stepdown": (scenario_stepdown, 150),
-             "preferred": (scenario_preferred, 150)}
+             "preferred": (scenario_preferred, 150), "mixed": (scenario_mixed, 200)}
 
 
 def main():
