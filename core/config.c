@@ -1022,6 +1022,37 @@ fail:
     return rc;
 }
 
+int config_server_from_spec(const struct zk_config *cfg, const char *key, const char *value, struct config_server *out,
+                            char *err, size_t errlen)
+{
+    struct config_entry e = {.key = (char *)key, .value = (char *)value, .line = 0, .file = "reconfig"};
+    struct config_ctx c = {.cfg = (struct zk_config *)cfg, .err = err, .errlen = errlen};
+    if (strncmp(key, "server.", 7) != 0) {
+        snprintf(err, errlen, "'%s' is not a server.N key", key);
+        return -EINVAL;
+    }
+    return config_parse_server(&c, &e, out);
+}
+
+void config_server_clear(struct config_server *s)
+{
+    free(s->host);
+    free(s->client_host);
+    memset(s, 0, sizeof *s);
+}
+
+int config_set_servers(struct zk_config *cfg, struct config_server *servers, size_t n)
+{
+    struct config_retired *r = realloc(cfg->retired, (cfg->nretired + 1) * sizeof *r);
+    if (r == NULL)
+        return -ENOMEM;
+    cfg->retired = r;
+    r[cfg->nretired++] = (struct config_retired){cfg->servers, cfg->nservers};
+    cfg->servers = servers;
+    cfg->nservers = n;
+    return 0;
+}
+
 static int config_decode_ensemble(struct config_ctx *c)
 {
     struct zk_config *cfg = c->cfg;
@@ -1422,6 +1453,12 @@ void config_free(struct zk_config *cfg)
         free(cfg->entries[i].value);
     }
     free(cfg->entries);
+    for (size_t i = 0; i < cfg->nretired; i++) {
+        for (size_t j = 0; j < cfg->retired[i].n; j++)
+            config_server_clear(&cfg->retired[i].servers[j]);
+        free(cfg->retired[i].servers);
+    }
+    free(cfg->retired);
     for (size_t i = 0; i < cfg->nservers; i++) {
         free(cfg->servers[i].host);
         free(cfg->servers[i].client_host);

@@ -44,6 +44,13 @@ struct config_server {
     int client_port;   /* 0 when absent */
 };
 
+/* An ensemble list replaced by a reconfig, kept until config_free: plugins
+ * may still hold its strings (zkp_host.server_get lends them). */
+struct config_retired {
+    struct config_server *servers;
+    size_t n;
+};
+
 struct zk_config {
     char *path;           /* the file read */
     char *text;           /* the file's text as read (icfg) */
@@ -111,6 +118,8 @@ struct zk_config {
     char **groups;   /* raw group.N values, for hierarchical quorums */
     size_t ngroups;
     int64_t myid;    /* 0 until config_apply_myid */
+    struct config_retired *retired;
+    size_t nretired;
 };
 
 /* 0 on success; -EINVAL (err holds "FILE:LINE: key 'K': reason") or -errno. */
@@ -141,6 +150,14 @@ int config_read_myid(const struct zk_config *cfg, int64_t *out, char *err, size_
  * from the server's own server.N line and checks that a client port is known.
  * 0, or -EINVAL with "FILE:LINE: ..." / "FILE: ..." in err. */
 int config_apply_myid(struct zk_config *cfg, int64_t myid, char *err, size_t errlen);
+
+/* Parse one server.N=spec (zoo.cfg syntax, as a reconfig request carries
+ * it) into out. 0, or -EINVAL with the reason in err. */
+int config_server_from_spec(const struct zk_config *cfg, const char *key, const char *value, struct config_server *out,
+                            char *err, size_t errlen);
+void config_server_clear(struct config_server *s);
+/* Install a new ensemble list (a reconfig took effect); cfg owns servers. */
+int config_set_servers(struct zk_config *cfg, struct config_server *servers, size_t n);
 
 /* The server.N entry with this id, or NULL. */
 const struct config_server *config_find_server(const struct zk_config *cfg, int64_t id);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "proto.h"
 #include "quorum.h"
+#include "reconfig.h"
 #include "server.h"
 #include "snapshot.h"
 #include "zab.h"
@@ -74,6 +75,7 @@ struct proposal {
     int64_t zxid;
     uint8_t *data;
     size_t len;
+    bool reconfig;
 };
 
 struct pending_sync {
@@ -98,6 +100,7 @@ struct leader {
     uint64_t ping_timer;
     uint64_t started_ms;
     unsigned ping_count;
+    bool allowed_to_commit; /* false once a reconfig handed leadership on */
     jute_writer out, scratch;
 };
 
@@ -121,6 +124,18 @@ static bool leader_add_sid(int64_t **set, size_t *n, int64_t sid)
 static bool leader_quorum(const struct leader *ldr, const int64_t *sids, size_t n)
 {
     return fle_quorum_contains(&ldr->qp->verifier, sids, n);
+}
+
+bool leader_quorum_synced(const struct leader *ldr, const struct fle_quorum *q)
+{
+    int64_t ids[64];
+    size_t n = 0;
+    if (fle_quorum_is_voter(q, ldr->qp->myid))
+        ids[n++] = ldr->qp->myid;
+    for (const struct learner_handler *lh = ldr->handlers; lh && n < 64; lh = lh->next)
+        if (!lh->closed && lh->state == LH_BROADCAST && fle_quorum_is_voter(q, lh->sid))
+            ids[n++] = lh->sid;
+    return fle_quorum_contains(q, ids, n);
 }
 
 static void lh_send(struct learner_handler *lh, jute_writer *w)
@@ -354,17 +369,15 @@ static void lh_info(struct learner_handler *lh, const struct zab_packet *p)
         return;
     }
     const struct fle_member *m = fle_quorum_member(&ldr->qp->verifier, li.sid);
-    if (m == NULL) {
-        lh_close(lh, "server id not in the ensemble");
-        return;
-    }
     lh->sid = li.sid;
     lh->observer = p->type == ZAB_OBSERVERINFO;
-    if (lh->observer != m->observer) {
-        lh_close(lh, lh->observer ? "an observer by its packet but a participant by the config"
-                                  : "a follower by its packet but an observer by the config");
-        return;
-    }
+    /* A server outside the config may sync and follow (it is joining, to be
+     * added by a reconfig); its acks count only once a config has it. */
+    if (m == NULL)
+        log_info("learner %" PRId64 " is not in the current config: it follows without a vote", li.sid);
+    else if (lh->observer != m->observer)
+        log_warn("learner %" PRId64 " connects as %s but the config says %s", li.sid, lh_kind(lh),
+                 m->observer ? "observer" : "participant");
     /* A learner reconnecting replaces its older connection. */
     for (struct learner_handler *o = ldr->handlers; o; o = o->next)
         if (o != lh && !o->closed && o->sid == lh->sid)
@@ -725,7 +738,12 @@ void leader_txn_logged(struct leader *ldr, int64_t zxid, const uint8_t *txn, siz
         return;
     }
     memcpy(copy, txn, len);
-    ldr->outstanding[(ldr->out_head + ldr->out_len) % ldr->out_cap] = (struct proposal){zxid, copy, len};
+    const uint8_t *text;
+    size_t tlen;
+    bool reconfig = reconfig_txn_text(txn, len, &text, &tlen);
+    if (reconfig)
+        reconfig_seen(ldr->srv, text, tlen);
+    ldr->outstanding[(ldr->out_head + ldr->out_len) % ldr->out_cap] = (struct proposal){zxid, copy, len, reconfig};
     ldr->out_len++;
     jute_writer *w = &ldr->out;
     w->len = 0;
@@ -755,6 +773,29 @@ static void leader_answer_syncs(struct leader *ldr)
     ldr->nsyncs = j;
 }
 
+/* ZooKeeper's getDesignatedLeader: this leader if it stays a voter, else
+ * the new-config voter that acked the reconfig and the most proposals
+ * after it. */
+static int64_t leader_designated(const struct leader *ldr, const struct proposal *p)
+{
+    const struct fle_quorum *next = reconfig_pending_verifier(ldr->srv);
+    if (next == NULL)
+        return ldr->qp->myid;
+    const struct fle_member *me = fle_quorum_member(next, ldr->qp->myid);
+    const struct fle_member *now = fle_quorum_member(&ldr->qp->verifier, ldr->qp->myid);
+    if (me && fle_quorum_is_voter(next, me->id) && now && me->quorum_port == now->quorum_port &&
+        strcmp(me->host, now->host) == 0)
+        return ldr->qp->myid;
+    int64_t best = -1, best_acked = -1;
+    for (const struct learner_handler *lh = ldr->handlers; lh; lh = lh->next)
+        if (!lh->closed && !lh->observer && fle_quorum_is_voter(next, lh->sid) && lh->last_acked >= p->zxid &&
+            lh->last_acked > best_acked) {
+            best = lh->sid;
+            best_acked = lh->last_acked;
+        }
+    return best >= 0 ? best : ldr->qp->myid;
+}
+
 static void leader_try_commit(struct leader *ldr)
 {
     struct server *srv = ldr->srv;
@@ -762,7 +803,8 @@ static void leader_try_commit(struct leader *ldr)
         return;
     int64_t sids[64];
     int64_t committed = -1;
-    while (ldr->out_len > 0) {
+    bool handed_over = false;
+    while (ldr->out_len > 0 && ldr->allowed_to_commit) {
         struct proposal *p = &ldr->outstanding[ldr->out_head];
         size_t n = 0;
         if (srv->durable_zxid >= p->zxid)
@@ -770,14 +812,32 @@ static void leader_try_commit(struct leader *ldr)
         for (struct learner_handler *lh = ldr->handlers; lh && n < 64; lh = lh->next)
             if (lh->forwarding && !lh->observer && !lh->closed && lh->last_acked >= p->zxid)
                 sids[n++] = lh->sid;
-        if (!leader_quorum(ldr, sids, n))
+        /* While a reconfig is outstanding, a quorum of both configs. */
+        if (!reconfig_quorum(srv, sids, n))
             break;
         jute_writer *w = &ldr->out;
         w->len = 0;
         w->oom = false;
-        zab_packet_write(w, ZAB_COMMIT, p->zxid, NULL, -1, NULL);
-        size_t commit_len = w->len;
-        zab_packet_write(w, ZAB_INFORM, p->zxid, p->data, (int32_t)p->len, NULL);
+        size_t commit_len;
+        int64_t designated = -1;
+        if (p->reconfig) {
+            designated = leader_designated(ldr, p);
+            uint8_t d[8];
+            jute_put_u32(d, (uint32_t)((uint64_t)designated >> 32));
+            jute_put_u32(d + 4, (uint32_t)designated);
+            zab_packet_write(w, ZAB_COMMITANDACTIVATE, p->zxid, d, 8, NULL);
+            commit_len = w->len;
+            jute_writer *sc = &ldr->scratch;
+            sc->len = 0;
+            sc->oom = false;
+            jute_write_raw(sc, d, 8);
+            jute_write_raw(sc, p->data, p->len);
+            zab_packet_write(w, ZAB_INFORMANDACTIVATE, p->zxid, sc->data, (int32_t)sc->len, NULL);
+        } else {
+            zab_packet_write(w, ZAB_COMMIT, p->zxid, NULL, -1, NULL);
+            commit_len = w->len;
+            zab_packet_write(w, ZAB_INFORM, p->zxid, p->data, (int32_t)p->len, NULL);
+        }
         for (struct learner_handler *lh = ldr->handlers; lh; lh = lh->next) {
             if (!lh->forwarding || lh->closed)
                 continue;
@@ -786,13 +846,25 @@ static void leader_try_commit(struct leader *ldr)
                 lh_close(lh, "cannot queue a packet");
         }
         committed = p->zxid;
+        bool reconfig = p->reconfig;
         free(p->data);
         ldr->out_head = (ldr->out_head + 1) % ldr->out_cap;
         ldr->out_len--;
+        if (reconfig) {
+            server_committed(srv, committed);
+            /* The followers close their connection when the leader changes,
+             * so a quorum of them got the commit. */
+            if (!reconfig_activate(srv, designated)) {
+                ldr->allowed_to_commit = false;
+                handed_over = true;
+            }
+        }
     }
     if (committed < 0)
         return;
     server_committed(srv, committed);
+    if (handed_over)
+        quorum_role_ended(ldr->qp, "a reconfig committed: this server no longer leads");
     if (ldr->nsyncs)
         leader_answer_syncs(ldr);
     if (srv->committed_zxid >= srv->last_zxid)
@@ -867,6 +939,7 @@ int leader_start(struct quorum_peer *qp, char *err, size_t errlen)
     ldr->phase = LEADER_DISCOVERY;
     ldr->started_ms = loop_now_ms();
     ldr->max_accepted = qp->accepted_epoch;
+    ldr->allowed_to_commit = true;
     jute_writer_init(&ldr->out, 4096);
     jute_writer_init(&ldr->scratch, 4096);
     qp->leader = ldr;

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "proto.h"
 #include "quorum.h"
+#include "reconfig.h"
 #include "server.h"
 #include "snapshot.h"
 #include "txn.h"
@@ -419,8 +420,17 @@ static void learner_revalidated(struct learner *l, const struct zab_packet *p)
 
 /* Log and apply a txn from the leader, and answer the client of this
  * server that asked for it. */
+static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data);
+
 static int learner_apply(struct learner *l, const struct zab_packet *p)
 {
+    return learner_apply_data(l, p->zxid, p->data);
+}
+
+static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
+{
+    struct zab_packet pk = {.zxid = zxid, .data = data};
+    const struct zab_packet *p = &pk;
     struct server *srv = l->srv;
     if (p->data.len <= 0) {
         learner_fail(l, "empty txn from the leader");
@@ -449,6 +459,12 @@ static int learner_apply(struct learner *l, const struct zab_packet *p)
         if (rc == -EBADMSG)
             learner_fail(l, "undecodable txn from the leader");
         return rc;
+    }
+    if (hdr.type == ZK_OP_RECONFIG) {
+        const uint8_t *text;
+        size_t tlen;
+        if (reconfig_txn_text(p->data.ptr, (size_t)p->data.len, &text, &tlen))
+            reconfig_seen(srv, text, tlen);
     }
     if (hdr.type == ZK_OP_CREATESESSION) {
         struct learner_connecting *pc = learner_take_connecting(l, hdr.client_id, false);
@@ -549,6 +565,11 @@ static void learner_newleader(struct learner *l, const struct zab_packet *p)
     char err[256] = "";
     if ((int64_t)((uint64_t)p->zxid >> 32) != l->new_epoch) {
         learner_fail(l, "NEWLEADER for another epoch");
+        return;
+    }
+    /* The leader's config: newer than ours when a reconfig passed us by. */
+    if (p->data.len > 0 && !reconfig_adopt(srv, p->data.ptr, (size_t)p->data.len)) {
+        learner_fail(l, "the leader's config changes this server's role");
         return;
     }
     if (l->snapshot_needed) {
@@ -670,6 +691,22 @@ static void learner_dispatch(struct learner *l, const struct zab_packet *p)
         if (learner_apply(l, p) == 0)
             server_committed(srv, p->zxid);
         break;
+    case ZAB_COMMITANDACTIVATE:
+    case ZAB_INFORMANDACTIVATE: {
+        if (p->data.len < 8) {
+            learner_fail(l, "malformed reconfig commit from the leader");
+            return;
+        }
+        int64_t designated = (int64_t)(((uint64_t)jute_get_u32(p->data.ptr) << 32) | jute_get_u32(p->data.ptr + 4));
+        if (p->type == ZAB_INFORMANDACTIVATE &&
+            learner_apply_data(l, p->zxid, (jute_span){p->data.ptr + 8, p->data.len - 8}) != 0)
+            return;
+        if (p->zxid <= srv->last_zxid)
+            server_committed(srv, p->zxid);
+        if (!reconfig_activate(srv, designated))
+            learner_fail(l, "a reconfig changed this server's role or its leader");
+        break;
+    }
     case ZAB_NEWLEADER:
         if (l->state == L_SYNCING)
             learner_newleader(l, p);

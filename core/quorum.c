@@ -12,6 +12,7 @@
 
 #include "epoch.h"
 #include "log.h"
+#include "reconfig.h"
 #include "server.h"
 
 /* ZooKeeper's QuorumPeer: a LOOKING peer waits this long before it starts
@@ -89,6 +90,14 @@ int quorum_init(struct server *srv, char *err, size_t errlen)
         return -EINVAL;
     }
     qp->observer = me->observer;
+    /* The config version: from the dynamic file's name (zoo.cfg.dynamic.<hex>). */
+    const char *dyn = cfg->dynamic_config_path ? strrchr(cfg->dynamic_config_path, '.') : NULL;
+    if (dyn && strstr(cfg->dynamic_config_path, ".dynamic.") != NULL) {
+        char *end;
+        unsigned long long v = strtoull(dyn + 1, &end, 16);
+        if (*end == '\0')
+            qp->verifier.version = (int64_t)v;
+    }
     if (qp->observer != (cfg->peer_type == CONFIG_OBSERVER)) {
         snprintf(err, errlen, "%s: peerType=%s but server.%" PRId64 " says %s", cfg->path ? cfg->path : "zoo.cfg",
                  cfg->peer_type == CONFIG_OBSERVER ? "observer" : "participant", qp->myid,
@@ -227,6 +236,7 @@ void quorum_fini(struct server *srv)
     if (qp == NULL)
         return;
     plugin_unload(qp->election);
+    reconfig_free(srv);
     fle_quorum_fini(&qp->verifier);
     free(qp->epoch_dir);
     free(qp);

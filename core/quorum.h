@@ -38,7 +38,8 @@ struct quorum_peer {
     struct server *srv;
     int64_t myid;
     bool observer; /* this server's line says :observer */
-    struct fle_quorum verifier;
+    struct fle_quorum verifier;  /* the current config (its version too) */
+    struct fle_quorum *pending;  /* a proposed reconfig's, until committed */
     struct plugin_instance *election;
     const struct zkp_election_ops *eops;
     enum zkp_peer_state state;
@@ -97,6 +98,9 @@ void leader_stop(struct quorum_peer *qp);
 void leader_txn_logged(struct leader *ldr, int64_t zxid, const uint8_t *txn, size_t len);
 void leader_durable(struct leader *ldr);
 bool leader_serving(const struct leader *ldr);
+/* ZooKeeper's isQuorumSynced: do the voters of q that are this leader or
+ * learners in broadcast hold a quorum of q? */
+bool leader_quorum_synced(const struct leader *ldr, const struct fle_quorum *q);
 
 /* learner.c */
 int learner_start(struct quorum_peer *qp, int64_t leader_id, char *err, size_t errlen);

@@ -27,6 +27,7 @@
 #include "metrics_zk.h"
 #include "server.h"
 #include "quorum.h"
+#include "reconfig.h"
 #include "txn.h"
 
 /* A request whose frame is sound but whose body cannot be decoded is answered
@@ -150,6 +151,24 @@ static ssize_t request_last_slash(jute_span path)
         if (path.ptr[i] == '/')
             return i;
     return -1;
+}
+
+/* The reply to reconfig: GetDataResponse of /zookeeper/config. */
+static void request_reconfig_reply(struct server *srv, struct conn *c, int32_t xid, int64_t zxid, int32_t err)
+{
+    server_reply_begin(srv, xid, zxid, err);
+    if (err == ZK_OK) {
+        struct znode *z = tree_lookup(srv->tree, "/zookeeper/config", 17);
+        struct zk_stat st = {0};
+        if (z) {
+            tree_node_stat(z, &st);
+            jute_write_bytes(&srv->out, z->data, (int32_t)z->data_len);
+        } else {
+            jute_write_bytes(&srv->out, "", 0);
+        }
+        proto_write_stat(&srv->out, &st);
+    }
+    server_reply_end(srv, c, zxid, false);
 }
 
 /* ------------------------------------------------------------- write preps */
@@ -520,6 +539,53 @@ static void request_write_multi_reply(struct server *srv, struct conn *c, int32_
     }
     proto_write_multi_header(o, -1, true, -1);
     server_reply_end(srv, c, zxid, false);
+}
+
+/* reconfig (ZooKeeper's PrepRequestProcessor order: disabled, standalone,
+ * the config checks, then the ACL of /zookeeper/config, which only a super
+ * user passes unless skipACL). */
+static void request_reconfig(struct server *srv, struct conn *c, int32_t xid, jute_reader *r)
+{
+    struct proto_reconfig_request req;
+    if (proto_read_reconfig_request(r, &req) < 0) {
+        request_malformed(srv, c, xid, ZK_OP_RECONFIG, true);
+        return;
+    }
+    int32_t err = ZK_OK;
+    char *text = NULL;
+    size_t len = 0;
+    int64_t zxid = server_next_zxid(srv);
+    if (!srv->cfg->reconfig_enabled) {
+        log_error("Reconfig operation requested but reconfig feature is disabled.");
+        err = ZK_RECONFIGDISABLED;
+    } else if (srv->qp == NULL || srv->qp->leader == NULL) {
+        err = ZK_UNIMPLEMENTED; /* standalone: as ZooKeeper */
+    } else {
+        err = reconfig_build(srv, &req, zxid, &text, &len);
+        if (err == ZK_OK) {
+            struct znode *cfgnode = tree_lookup(srv->tree, "/zookeeper/config", 17);
+            if (!srv->cfg->skip_acl && (cfgnode == NULL || !request_allowed(srv, c, cfgnode->acl, ZK_PERM_WRITE)))
+                err = ZK_NOAUTH;
+        }
+    }
+    if (err != ZK_OK) {
+        free(text);
+        request_fail_write(srv, c, xid, err);
+        request_audit(srv, c, c->session->id, "reconfig", NULL, NULL, NULL, 0, err);
+        return;
+    }
+    static const char config_path[] = "/zookeeper/config";
+    struct proto_txn txn = {.type = ZK_OP_RECONFIG,
+                            .path = {(const uint8_t *)config_path, (int32_t)(sizeof config_path - 1)},
+                            .data = {(const uint8_t *)text, (int32_t)len},
+                            .version = -1};
+    struct proto_txn_header hdr = {.client_id = c->session->id, .cxid = xid, .type = ZK_OP_RECONFIG};
+    struct txn_result res = {0};
+    err = server_commit_txn(srv, &hdr, &txn, &res);
+    txn_result_free(&res);
+    free(text);
+    request_reconfig_reply(srv, c, xid, hdr.zxid, err);
+    request_audit(srv, c, c->session->id, "reconfig", NULL, NULL, NULL, 0, err);
 }
 
 static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_reader *r)
@@ -1071,6 +1137,9 @@ void request_reply_committed(struct server *srv, struct conn *c, int32_t xid, in
             proto_write_stat(&srv->out, &res->stat);
         server_reply_end(srv, c, zxid, false);
         return;
+    case ZK_OP_RECONFIG:
+        request_reconfig_reply(srv, c, xid, zxid, err);
+        return;
     case ZK_OP_CHECK: {
         server_reply_begin(srv, xid, zxid, err);
         jute_reader r;
@@ -1404,17 +1473,9 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
     case ZK_OP_MULTI:
         request_multi(srv, c, h.xid, &r);
         break;
-    case ZK_OP_RECONFIG: {
-        struct proto_reconfig_request req;
-        if (proto_read_reconfig_request(&r, &req) < 0)
-            request_malformed(srv, c, h.xid, h.type, true);
-        else {
-            int32_t err = srv->cfg->reconfig_enabled ? ZK_UNIMPLEMENTED : ZK_RECONFIGDISABLED;
-            request_fail_write(srv, c, h.xid, err);
-            request_audit(srv, c, c->session->id, "reconfig", NULL, NULL, NULL, 0, err);
-        }
+    case ZK_OP_RECONFIG:
+        request_reconfig(srv, c, h.xid, &r);
         break;
-    }
     case ZK_OP_EXISTS:
         request_exists(srv, c, h.xid, &r);
         break;

@@ -375,6 +375,7 @@ int txn_apply_op(struct server *srv, const struct proto_txn_header *hdr, const s
         rc = txn_apply_delete(srv, hdr, txn, ev, undo);
         break;
     case ZK_OP_SETDATA:
+    case ZK_OP_RECONFIG: /* a SetDataTxn of /zookeeper/config (version -1) */
         rc = txn_apply_set_data(srv, hdr, txn, res, ev, undo);
         break;
     case ZK_OP_SETACL:

@@ -550,11 +550,63 @@ static void fle_set_current_vote(void *state, enum zkp_peer_state ps, const stru
     st->current = *vote;
 }
 
+static int fle_read_quorum_into(struct fle *st, struct fle_quorum *q, char *err, size_t errlen);
+
+/* A committed reconfig: the members come again from the host; the version
+ * from the text's "version=" line. Election state restarts empty. */
+static void fle_reconfigure(void *state, const char *config_text)
+{
+    struct fle *st = state;
+    char err[256] = "";
+    struct fle_quorum q;
+    if (fle_read_quorum_into(st, &q, err, sizeof err) < 0) {
+        st->host->log(st->host, ZKP_LOG_ERROR, "reconfigure: %s; keeping the old members", err);
+        fle_quorum_fini(&q);
+        return;
+    }
+    const char *v = config_text ? strstr(config_text, "version=") : NULL;
+    if (v)
+        q.version = (int64_t)strtoull(v + 8, NULL, 16);
+    size_t tlen = fle_quorum_text(&q, NULL, 0);
+    char *text = malloc(tlen + 1);
+    struct fle_slot *recv = calloc(q.nmembers, sizeof *recv);
+    struct fle_slot *out = calloc(q.nmembers, sizeof *out);
+    if (text == NULL || recv == NULL || out == NULL || tlen > FLE_CONFIG_TEXT_MAX) {
+        st->host->log(st->host, ZKP_LOG_ERROR, "reconfigure: %s; keeping the old members",
+                      tlen > FLE_CONFIG_TEXT_MAX ? "configuration too large" : "out of memory");
+        free(text);
+        free(recv);
+        free(out);
+        fle_quorum_fini(&q);
+        return;
+    }
+    fle_quorum_text(&q, text, tlen + 1);
+    fle_quorum_fini(&st->quorum);
+    st->quorum = q;
+    free(st->config_text);
+    st->config_text = text;
+    st->config_len = (uint32_t)tlen;
+    free(st->recvset);
+    free(st->outofelection);
+    st->recvset = recv;
+    st->outofelection = out;
+    const struct fle_member *me = fle_quorum_member(&st->quorum, st->myid);
+    st->observer = me == NULL || me->observer;
+    for (size_t i = 0; st->qcnx && i < st->quorum.nmembers; i++) {
+        const struct fle_member *m = &st->quorum.members[i];
+        if (m->id != st->myid)
+            qcnx_add_peer(st->qcnx, m->id, m->host, m->election_port);
+    }
+    st->host->log(st->host, ZKP_LOG_INFO, "reconfigured: %zu members, version 0x%" PRIx64,
+                  st->quorum.nmembers, (uint64_t)st->quorum.version);
+}
+
 static const struct zkp_election_ops fle_ops = {
     .size = sizeof(struct zkp_election_ops),
     .look_for_leader = fle_look_for_leader,
     .cancel = fle_cancel,
     .set_current_vote = fle_set_current_vote,
+    .reconfigure = fle_reconfigure,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -581,15 +633,22 @@ static int fle_config_ms(const struct zkp_host *h, const char *key, int64_t def,
 }
 
 /* Reads server.N, group.N and weight.N into st->quorum. */
+static int fle_read_quorum_into(struct fle *st, struct fle_quorum *q, char *err, size_t errlen);
+
 static int fle_read_quorum(struct fle *st, char *err, size_t errlen)
 {
+    return fle_read_quorum_into(st, &st->quorum, err, errlen);
+}
+
+static int fle_read_quorum_into(struct fle *st, struct fle_quorum *q, char *err, size_t errlen)
+{
     const struct zkp_host *h = st->host;
-    fle_quorum_init(&st->quorum);
+    fle_quorum_init(q);
     for (size_t i = 0;; i++) {
         struct zkp_server s = {.size = sizeof s};
         if (h->server_get(h, i, &s) != 0)
             break;
-        int rc = fle_quorum_add_server(&st->quorum, s.id, s.host, s.quorum_port, s.election_port,
+        int rc = fle_quorum_add_server(q, s.id, s.host, s.quorum_port, s.election_port,
                                        s.observer != 0, s.client_host, s.client_port);
         if (rc < 0) {
             snprintf(err, errlen, "server.%" PRId64 ": %s", s.id,
@@ -597,7 +656,7 @@ static int fle_read_quorum(struct fle *st, char *err, size_t errlen)
             return rc;
         }
     }
-    if (st->quorum.nmembers == 0) {
+    if (q->nmembers == 0) {
         snprintf(err, errlen, "no server.N lines: an election needs an ensemble");
         return -EINVAL;
     }
@@ -609,7 +668,7 @@ static int fle_read_quorum(struct fle *st, char *err, size_t errlen)
             snprintf(err, errlen, "%s: group id is not a positive integer", key);
             return -EINVAL;
         }
-        int rc = fle_quorum_set_group(&st->quorum, gid, value, err, errlen);
+        int rc = fle_quorum_set_group(q, gid, value, err, errlen);
         if (rc < 0)
             return rc;
     }
@@ -621,11 +680,11 @@ static int fle_read_quorum(struct fle *st, char *err, size_t errlen)
             snprintf(err, errlen, "%s=%s: not a server id and a weight", key, value);
             return -EINVAL;
         }
-        int rc = fle_quorum_set_weight(&st->quorum, sid, w, err, errlen);
+        int rc = fle_quorum_set_weight(q, sid, w, err, errlen);
         if (rc < 0)
             return rc;
     }
-    return fle_quorum_finish(&st->quorum, err, errlen);
+    return fle_quorum_finish(q, err, errlen);
 }
 
 static int fle_init(const struct zkp_host *host, void **state, char *err, size_t errlen)

@@ -38,7 +38,8 @@ extern "C" {
 /* "zkp" followed by 0x01: high bits set so that garbage rarely matches. */
 #define ZKP_ABI_MAGIC 0x7a6b7001u
 #define ZKP_ABI_MAJOR 1
-#define ZKP_ABI_MINOR 1 /* 1.1: outbound connect, network and ensemble host services */
+#define ZKP_ABI_MINOR 2 /* 1.1: outbound connect, network and ensemble host services;
+                          1.2: election reconfigure */
 #define ZKP_DESCRIPTOR_SYMBOL "zkp_plugin_descriptor"
 
 enum zkp_kind {
@@ -356,6 +357,16 @@ struct zkp_election_ops {
     void (*cancel)(void *state);
     /* This peer's current vote and state, to answer peers while not looking. */
     void (*set_current_vote)(void *state, enum zkp_peer_state st, const struct zkp_vote *vote);
+
+    /* ---- ABI 1.1 ends here. ABI 1.2: optional, probed by size and NULL. ---- */
+
+    /* The ensemble changed (a reconfig was committed): host->server_get and
+     * host->config_entry now describe the new members. config_text is the
+     * new configuration in ZooKeeper's text form (server.N lines, then
+     * "version=<hex>"), as notifications carry it. Not called while a
+     * look_for_leader is running; the core starts a new election after it
+     * when this server's role changes. */
+    void (*reconfigure)(void *state, const char *config_text);
 };
 
 /* ------------------------------------------------------------------------- */
