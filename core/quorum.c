@@ -312,6 +312,11 @@ static void quorum_election_done(void *arg, enum zkp_peer_state state, const str
         qp->ro_timer = 0;
     }
     quorum_ro_end(qp);
+    /* A server outside the config (removed by a reconfig, or joining)
+     * follows without a vote, as in ZooKeeper; the election plugin counts
+     * it as a non-voter. */
+    if (state == ZKP_PEER_OBSERVING && !qp->observer && fle_quorum_member(&qp->verifier, qp->myid) == NULL)
+        state = ZKP_PEER_FOLLOWING;
     qp->vote = *vote;
     qp->last_election_ms = (int64_t)(loop_now_ms() - qp->election_started_ms);
     log_info("election done in %" PRId64 " ms: leader %" PRId64 ", zxid 0x%" PRIx64 ", state %s",

@@ -143,6 +143,13 @@ class Server:
         with open(os.path.join(self.data_dir, "myid"), "w") as f:
             f.write("%d\n" % self.sid)
 
+    def member_spec(self, observer=None):
+        """This server as a reconfig joining spec: server.N=host:q:e:role;host:client."""
+        obs = self.observer if observer is None else observer
+        return "server.%d=127.0.0.1:%d:%d:%s;127.0.0.1:%d" % (
+            self.sid, self.quorum_port, self.election_port, "observer" if obs else "participant",
+            self.client_port)
+
     def server_line(self):
         return "server.%d=127.0.0.1:%d:%d%s" % (self.sid, self.quorum_port, self.election_port,
                                                 ":observer" if self.observer else "")
@@ -172,7 +179,10 @@ class Server:
                       "metrics.bus.publishAddress=tcp://127.0.0.1:%d" % self.pub_port,
                       "metrics.bus.queryAddress=tcp://127.0.0.1:%d" % self.query_port]
         lines += list(e.extra_cfg)
-        lines += [s.server_line() for s in e.all()]
+        # Servers that join later by reconfig list the current members and
+        # themselves; the members do not list them.
+        listed = [s for s in e.all() if e.members is None or s.sid in e.members or s is self]
+        lines += [s.server_line() for s in listed]
         return lines
 
     def argv(self):
@@ -274,6 +284,7 @@ class Ensemble:
         self.kind = args.server
         # --mixed: Apache ZooKeeper on these server ids, zkplug on the others.
         self.kinds = {sid: "zk" for sid in getattr(args, "zk_ids", ())}
+        self.members = None  # sids the config files list (None: all)
         self.bin = args.bin
         self.plugins = args.plugins
         self.base = base

@@ -21,6 +21,8 @@
             syncLimit ticks and acknowledges nothing; they resume, it recovers
   mixed     (zkplug) server 3 runs Apache ZooKeeper, 1 and 2 zkplug: the
             `three` failover rounds across the two kinds
+  reconfig  reconfigEnabled: 3 -> 4 servers, the leader removed, a follower
+            turned observer and back, under write load
   preferred (zkplug) the example election plugin leads an ensemble with its
             preferred server, fails over and rejoins
 
@@ -50,6 +52,7 @@ from kazoo.exceptions import (ConnectionLoss, SessionExpiredError, ConnectionClo
                               SessionMovedError, NotReadOnlyCallError, OperationTimeoutError,
                               KazooException)
 from kazoo.handlers.threading import KazooTimeoutError  # noqa: E402
+from kazoo.retry import KazooRetry  # noqa: E402
 
 # Outcomes that leave a write's fate unknown (neither acknowledged nor failed).
 UNKNOWN = (ConnectionLoss, SessionExpiredError, ConnectionClosedError, SessionMovedError,
@@ -752,11 +755,125 @@ def scenario_preferred(args, base):
         "converged: %d znodes" % (new_leader.sid, took, leader.mode(), n))
 
 
+def scenario_reconfig(args, base):
+    # Dynamic reconfiguration under write load (reconfigEnabled=true, a super
+    # user): 3 -> 4 servers (the fourth starts outside the config and is
+    # added), the leader removed (a new leader takes over, the old one stops
+    # serving), a follower turned observer and back. Nothing acknowledged is
+    # lost; the remaining members converge; each reply's config text ends in
+    # version=<the reconfig's zxid> and every member wrote
+    # zoo.cfg.dynamic.<version> and points zoo.cfg at it.
+    import base64
+    import hashlib
+    from kazoo.client import KazooClient
+    digest = base64.b64encode(hashlib.sha1(b"super:test").digest()).decode()
+    ens = Ensemble(args, base, 4, extra_cfg=["reconfigEnabled=true",
+                                             "DigestAuthenticationProvider.superDigest=super:" + digest])
+    args.ens = ens
+    ens.members = {1, 2, 3}
+    first = [ens[1], ens[2], ens[3]]
+    for sv in first:
+        sv.start()
+    leader = ens.wait_roles(60, servers=first)
+    setup_tree(ens)
+    load = Load(ens, 3, servers=first)
+    load.start()
+    texts = []
+
+    def reconfig(via, **kw):
+        # Through a server that stays (a client of a removed leader loses its
+        # connection before the answer).
+        admin = KazooClient(hosts=ens.hosts(via), auth_data=[("digest", "super:test")], timeout=10.0,
+                            connection_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5))
+        admin.start(timeout=30)
+        t0 = time.monotonic()
+        try:
+            data, stat = admin.reconfig(kw.get("joining"), kw.get("leaving"), None)
+        except ConnectionLoss:
+            # When the leader changes, the servers drop their clients (as
+            # ZooKeeper does) and the answer may be lost: read the config
+            # until the change shows.
+            data = None
+            deadline = time.monotonic() + 30
+            while data is None and time.monotonic() < deadline:
+                try:
+                    d, st = admin.get("/zookeeper/config")
+                    if kw["done"](d.decode()):
+                        data, stat = d, st
+                except KazooException:
+                    pass
+                time.sleep(0.1)
+            check(data is not None, "the reconfig %s did not take effect within 30 s" % kw)
+        finally:
+            close_client(admin)
+        text = data.decode()
+        texts.append(text)
+        check(text.split("\n")[-1] == "version=%x" % stat.mzxid,
+              "config text ends %r, the reconfig's zxid is 0x%x" % (text.split("\n")[-1], stat.mzxid))
+        return text, time.monotonic() - t0
+
+    # 3 -> 4
+    ens[4].start()
+    ens.wait_mode(ens[4], ["follower"], 60)
+    text, took = reconfig([sv for sv in first if sv is not leader], joining=ens[4].member_spec(),
+                          done=lambda t: ens[4].member_spec() in t)
+    check(ens[4].member_spec() in text, "server 4 missing from %r" % text)
+    members = first + [ens[4]]
+    leader = ens.wait_roles(60, servers=members)
+    say("  3 -> 4: server 4 added in %.2f s; leader %d" % (took, leader.sid))
+    time.sleep(1.0)
+    # the leader leaves
+    text, took = reconfig([sv for sv in members if sv is not leader], leaving=str(leader.sid),
+                          done=lambda t: "server.%d=" % leader.sid not in t)
+    check("server.%d=" % leader.sid not in text, "the leader is still in %r" % text)
+    members = [sv for sv in members if sv is not leader]
+    t0 = time.monotonic()
+    new_leader = ens.wait_roles(60, servers=members)
+    check(new_leader is not leader, "the removed leader still leads")
+    # As in ZooKeeper, a server removed from the config keeps following the
+    # leader, without a vote.
+    ens.wait_mode(leader, ["follower"], 30)
+    removed = leader
+    say("  leader %d removed in %.2f s; leader %d serving after %.2f s; the old leader follows "
+        "without a vote" % (leader.sid, took, new_leader.sid, time.monotonic() - t0))
+    time.sleep(1.0)
+    # a follower becomes an observer, then a participant again
+    f = [sv for sv in members if sv is not new_leader][0]
+    text, took = reconfig([sv for sv in members if sv is not f], joining=f.member_spec(observer=True),
+                          done=lambda t: f.member_spec(observer=True) in t)
+    f.observer = True
+    check(f.member_spec(observer=True) in text, "server %d not an observer in %r" % (f.sid, text))
+    ens.wait_roles(60, servers=members)
+    say("  server %d turned observer in %.2f s: %s" % (f.sid, took, ens.modes(members)))
+    time.sleep(1.0)
+    text, took = reconfig([sv for sv in members if sv is not f], joining=f.member_spec(observer=False),
+                          done=lambda t: f.member_spec(observer=False) in t)
+    f.observer = False
+    ens.wait_roles(60, servers=members)
+    say("  server %d participant again in %.2f s: %s" % (f.sid, took, ens.modes(members)))
+    time.sleep(1.0)
+    load.stop()
+    trees, n, took = ens.wait_converged(60, servers=members + [removed])
+    creates, sets, unknown = load.verify(trees)
+    say("  writes acknowledged: %d creates, %d setData; %d with unknown outcome" % (creates, sets, unknown))
+    version = texts[-1].split("\n")[-1].split("=")[1]
+    for sv in members:
+        dyn = sv.cfg_path + ".dynamic." + version
+        check(os.path.exists(dyn), "%s: %s is missing" % (sv, dyn))
+        with open(sv.cfg_path) as fh:
+            cfg = fh.read()
+        check("dynamicConfigFile=" in cfg and "server." not in cfg,
+              "%s: zoo.cfg was not rewritten to point at the dynamic file" % sv)
+    say("  converged: %d servers, %d znodes; every member wrote zoo.cfg.dynamic.%s" % (len(members), n, version))
+    say("  final config: %s" % texts[-1].replace("\n", " | "))
+
+
 SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
              "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
              "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
              "readonly": (scenario_readonly, 150), "stepdown": (scenario_stepdown, 150),
-             "preferred": (scenario_preferred, 150), "mixed": (scenario_mixed, 200)}
+             "preferred": (scenario_preferred, 150), "mixed": (scenario_mixed, 200),
+             "reconfig": (scenario_reconfig, 200)}
 
 
 def main():
