@@ -46,7 +46,9 @@ zk.on("config", function(cfg)
     cfg:reject("audit.enable", "must be true or false, not '" .. audit .. "'")
   end
 
-  local client, admin = tonumber(cfg:get("clientPort")), tonumber(cfg:get("admin.serverPort") or "8080")
+  -- An ensemble member may have no clientPort line (its server.N line
+  -- carries the client address).
+  local client, admin = tonumber(cfg:get("clientPort") or ""), tonumber(cfg:get("admin.serverPort") or "8080")
   local admin_on = (cfg:get("admin.enableServer") or "true") ~= "false"
   if admin_on and client ~= nil and client ~= 0 and client == admin then
     cfg:reject("admin.serverPort", "must differ from clientPort (" .. client .. ")")

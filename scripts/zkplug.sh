@@ -10,10 +10,13 @@
 #
 # start runs the server in the background (nohup, output to
 # ZOO_LOG_DIR/zkplug-USER-server-HOST.out, log to ZOO_LOG_FILE there), and
-# reports STARTED only once the client port answers; it refuses when the pid
-# file names a live process. stop sends SIGTERM and waits for the exit.
-# status asks the server over the client port (srvr) and prints its Mode
-# line: exit 0, or 1 when it cannot be reached.
+# reports STARTED only once the client port answers (a standalone server with
+# its Mode; an ensemble member with anything, as it serves only once a
+# majority runs); it refuses when the pid file names a live process. stop
+# sends SIGTERM and waits for the exit. status finds the client address as
+# zkServer.sh does (clientPort, else this server's server.N line by myid),
+# asks srvr and prints its Mode line (standalone, leader, follower, observer,
+# read-only): exit 0, or 1 when the server cannot be reached or does not serve.
 set -eu
 
 ZKPLUG_SCRIPT="${BASH_SOURCE-$0}"
@@ -47,10 +50,12 @@ fail() {
     exit 1
 }
 
-# cfg_get KEY: the value of KEY in ZOOCFG (the last line wins, as zkplug
-# reads it; "key=value", "key: value" and a "zookeeper." prefix accepted).
-cfg_get() {
-    awk -v key="$1" '
+# cfg_get_in FILE KEY: the value of KEY in FILE (the last line wins, as
+# zkplug reads it; "key=value", "key: value" and a "zookeeper." prefix
+# accepted). cfg_get KEY: the same in ZOOCFG.
+cfg_get_in() {
+    [ -r "$1" ] || return 0
+    awk -v key="$2" '
         /^[[:space:]]*[#!]/ { next }
         {
             line = $0
@@ -64,7 +69,18 @@ cfg_get() {
             sub(/[[:space:]]+$/, "", rest)
             value = rest; found = 1
         }
-        END { if (found) print value }' "$ZOOCFG"
+        END { if (found) print value }' "$1"
+}
+
+cfg_get() {
+    cfg_get_in "$ZOOCFG" "$1"
+}
+
+# is_ensemble: ZOOCFG names ensemble members (server.N lines, or a
+# dynamicConfigFile that holds them).
+is_ensemble() {
+    [ -n "$(cfg_get dynamicConfigFile)" ] && return 0
+    grep -Eq '^[[:space:]]*(zookeeper\.)?server\.[0-9]+[[:space:]]*[=:]' "$ZOOCFG"
 }
 
 need_config() {
@@ -98,44 +114,100 @@ find_datadirs() {
     ZOOPIDFILE="${ZOOPIDFILE:-$ZOO_DATADIR/zookeeper_server.pid}"
 }
 
-# client_address: sets CLIENT_HOST and CLIENT_PORT as zkServer.sh status
-# finds them (clientPort, else the client part of this server's server.N).
+# dynamic_config_path: the dynamicConfigFile of ZOOCFG, found as the server
+# finds it (a relative name beside ZOOCFG, else from the working folder).
+dynamic_config_path() {
+    local name
+    name="$(cfg_get dynamicConfigFile)"
+    [ -n "$name" ] || return 0
+    case "$name" in
+        /*) echo "$name" ;;
+        *)
+            if [ -e "$(dirname "$ZOOCFG")/$name" ] || [ ! -e "$name" ]; then
+                echo "$(dirname "$ZOOCFG")/$name"
+            else
+                echo "$name"
+            fi
+            ;;
+    esac
+}
+
+# server_client_part FILE MYID: the client address of line server.MYID in
+# FILE (what follows its last ";"), empty when the line has none.
+server_client_part() {
+    local line
+    line="$(cfg_get_in "$1" "server.$2")"
+    [[ "$line" == *";"* ]] || return 0
+    line="${line##*;}"
+    line="${line#"${line%%[![:space:]]*}"}"
+    echo "$line"
+}
+
+# client_address [report]: sets CLIENT_HOST, CLIENT_PORT and CLIENT_SSL as
+# zkServer.sh status finds them: clientPort (with clientPortAddress, else
+# localhost); without it, the client part ";[host:]port" of this server's
+# server.N line (N from dataDir/myid) in ZOOCFG, then in the
+# dynamicConfigFile; without that, secureClientPort (with
+# secureClientPortAddress). CLIENT_PORT is empty when nothing was found.
+# With "report", zkServer.sh's messages about the search are printed.
+# CONNECT_HOST is CLIENT_HOST with a wildcard address made a loopback one.
 client_address() {
+    local report="${1:-}"
+    CLIENT_SSL=false
     CLIENT_HOST="$(cfg_get clientPortAddress)"
+    [ -n "$CLIENT_HOST" ] || CLIENT_HOST=localhost
     CLIENT_PORT="$(cfg_get clientPort)"
     if ! [[ "$CLIENT_PORT" =~ ^[0-9]+$ ]]; then
         CLIENT_PORT=""
-        local myid part
+        local myid part dyn secure
         myid="$(head -n 1 "$(cfg_get dataDir)/myid" 2>/dev/null | tr -d '[:space:]' || true)"
-        if [[ "$myid" =~ ^[0-9]+$ ]]; then
-            part="$(cfg_get "server.$myid")"
-            if [[ "$part" == *";"* ]]; then
-                part="${part##*;}"
-                if [[ "$part" =~ ^\[(.*)\]:([0-9]+)$ ]]; then
-                    CLIENT_HOST="${BASH_REMATCH[1]}"
-                    CLIENT_PORT="${BASH_REMATCH[2]}"
-                elif [[ "$part" =~ ^(.*):([0-9]+)$ ]]; then
-                    CLIENT_HOST="${BASH_REMATCH[1]}"
-                    CLIENT_PORT="${BASH_REMATCH[2]}"
-                else
-                    CLIENT_PORT="$part"
-                fi
+        if ! [[ "$myid" =~ ^[0-9]+$ ]]; then
+            [ -z "$report" ] || echo "myid could not be determined, will not able to locate clientPort in the server configs."
+        else
+            part="$(server_client_part "$ZOOCFG" "$myid")"
+            if [ -z "$part" ]; then
+                [ -z "$report" ] || echo "Client port not found in static config file. Looking in dynamic config file."
+                dyn="$(dynamic_config_path)"
+                [ -z "$dyn" ] || part="$(server_client_part "$dyn" "$myid")"
+            fi
+            if [ -z "$part" ]; then
+                [ -z "$report" ] || echo "Client port not found in the server configs"
+            elif [[ "$part" =~ ^\[(.*)\]:([0-9]+)$ ]]; then
+                CLIENT_HOST="${BASH_REMATCH[1]}"
+                CLIENT_PORT="${BASH_REMATCH[2]}"
+            elif [[ "$part" =~ ^([^:]*):([0-9]+)$ ]]; then
+                CLIENT_HOST="${BASH_REMATCH[1]}"
+                CLIENT_PORT="${BASH_REMATCH[2]}"
+            else
+                CLIENT_PORT="$part"
+            fi
+        fi
+        if [ -z "$CLIENT_PORT" ]; then
+            [ -z "$report" ] || echo "Client port not found. Looking for secureClientPort in the static config."
+            secure="$(cfg_get secureClientPort)"
+            if [ -n "$secure" ]; then
+                CLIENT_SSL=true
+                CLIENT_PORT="$secure"
+                CLIENT_HOST="$(cfg_get secureClientPortAddress)"
+                [ -n "$CLIENT_HOST" ] || CLIENT_HOST=localhost
             fi
         fi
     fi
-    if [ -z "$CLIENT_HOST" ] || [ "$CLIENT_HOST" = "0.0.0.0" ] || [ "$CLIENT_HOST" = "::" ]; then
-        CLIENT_HOST=localhost
-    fi
+    case "$CLIENT_HOST" in
+        0.0.0.0) CONNECT_HOST=127.0.0.1 ;;
+        ::|"[::]") CONNECT_HOST=::1 ;;
+        *) CONNECT_HOST="$CLIENT_HOST" ;;
+    esac
 }
 
 # four_letter WORD: the server's answer to WORD on the client port (bounded).
 four_letter() {
     timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "%s" "$3" >&3; cat <&3' \
-        four_letter "$CLIENT_HOST" "$CLIENT_PORT" "$1" 2>/dev/null
+        four_letter "$CONNECT_HOST" "$CLIENT_PORT" "$1" 2>/dev/null
 }
 
 port_answers() {
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' port_answers "$CLIENT_HOST" "$CLIENT_PORT" 2>/dev/null
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' port_answers "$CONNECT_HOST" "$CLIENT_PORT" 2>/dev/null
 }
 
 # is_zkplug PID: that process runs the zkplug executable.
@@ -170,6 +242,24 @@ metrics_env() {
     fi
 }
 
+# server_answers PID: the server just started as PID is up. A standalone
+# server has to answer srvr with its Mode (it serves at once); an ensemble
+# member only has to answer on its client port, since it serves clients only
+# once a majority of the ensemble runs, and its peers may start later. A
+# server without a plain client port (none, or only secureClientPort) counts
+# as up when it is still alive a second after writing its pid file, which is
+# zkServer.sh's whole test.
+server_answers() {
+    if [ -z "$CLIENT_PORT" ] || [ "$CLIENT_SSL" = true ]; then
+        sleep 1
+        kill -0 "$1" 2>/dev/null
+    elif [ -n "$ENSEMBLE" ]; then
+        [ -n "$(four_letter srvr)" ]
+    else
+        four_letter srvr | grep -q '^Mode: '
+    fi
+}
+
 # ------------------------------------------------------------- verbs
 
 do_start() {
@@ -195,6 +285,10 @@ do_start() {
         exit 1
     fi
     client_address
+    ENSEMBLE=""
+    if is_ensemble; then
+        ENSEMBLE=1
+    fi
     if [ -n "$CLIENT_PORT" ] && port_answers; then
         echo "FAILED TO START"
         fail "zkplug.sh: client port $CLIENT_PORT on $CLIENT_HOST is already in use by another process"
@@ -216,7 +310,7 @@ do_start() {
             echo "See $log" >&2
             exit 1
         fi
-        if [ -n "$CLIENT_PORT" ] && [ "$(pid_from_file)" = "$pid" ] && four_letter srvr | grep -q '^Mode: '; then
+        if [ "$(pid_from_file)" = "$pid" ] && server_answers "$pid"; then
             break
         fi
         if [ "$waited" -ge "$limit" ]; then
@@ -248,6 +342,7 @@ do_start_foreground() {
 
 do_print_cmd() {
     need_config
+    echo "Using config: $ZOOCFG" >&2
     find_datadirs
     server_command file
     local q=()
@@ -260,6 +355,7 @@ do_print_cmd() {
 
 do_stop() {
     need_config
+    echo "Using config: $ZOOCFG" >&2
     find_datadirs
     echo -n "Stopping zkplug ... "
     local pid
@@ -294,21 +390,38 @@ do_stop() {
     echo STOPPED
 }
 
+# status: zkServer.sh 3.8's status, line for line: the search for the client
+# address (client_address report), "Client port found: ...", then the Mode
+# line of srvr and exit 0, or "Error contacting service. It is probably not
+# running." and exit 1 (also for a server that runs but does not serve: an
+# ensemble member without a quorum answers srvr without a Mode line).
 do_status() {
     need_config
-    client_address
+    echo "Using config: $ZOOCFG" >&2
+    client_address report
     if [ -z "$CLIENT_PORT" ]; then
         echo "Unable to find either secure or unsecure client port in any configs. Terminating."
         exit 1
     fi
-    echo "Client port found: $CLIENT_PORT. Client address: $CLIENT_HOST. Client SSL: false."
-    local stat
-    stat="$(four_letter srvr | grep '^Mode' || true)"
+    echo "Client port found: $CLIENT_PORT. Client address: $CLIENT_HOST. Client SSL: $CLIENT_SSL."
+    local stat=""
+    if [ "$CLIENT_SSL" = true ]; then
+        echo " "
+        echo "Note: We used secureClientPort ($CLIENT_PORT) to establish connection, but zkplug does not serve"
+        echo "  TLS client connections yet (secureClientPort is read, not served), so the 'status' command"
+        echo "  cannot reach the server there. Give the server a clientPort to query it."
+        echo " "
+    else
+        stat="$(four_letter srvr | grep Mode || true)"
+    fi
     if [ -z "$stat" ]; then
         echo "Error contacting service. It is probably not running."
         exit 1
     fi
-    echo "$stat"
+    # Unquoted, as zkServer.sh echoes it: one line, spaces squeezed.
+    # shellcheck disable=SC2086
+    echo $stat
+    exit 0
 }
 
 case "$ZKPLUG_VERB" in

@@ -1,9 +1,11 @@
 # Operations: the log (format, levels, rotation) and the stall monitor as
 # cmocka tests; zkplug.sh (start, status, start-twice refusal, stop,
-# restart, error messages, graceful shutdown under write load) and the
-# installed tree (cmake --install, zkplug.sh from the install, a plugin built
-# out of tree with pkg-config) as integration tests; docs/compatibility.md
-# checked against the code.
+# restart, error messages, graceful shutdown under write load), zkplug.sh on
+# the members of an ensemble made from conf/zoo-ensemble.cfg (status as
+# zkServer.sh prints it, failover, stop) and the installed tree (cmake
+# --install, zkplug.sh from the install, a plugin built out of tree with
+# pkg-config) as integration tests; docs/compatibility.md checked against the
+# code.
 set(ZKOPS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_executable(test_ops_stall ${ZKOPS_DIR}/test_stall.c)
@@ -25,6 +27,10 @@ if(TARGET zkplug)
            COMMAND /usr/bin/python3 ${ZKOPS_DIR}/test_ops.py
                    --src ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR} Scripts Shutdown)
   set_tests_properties(ops_scripts PROPERTIES LABELS integration TIMEOUT 600)
+  add_test(NAME ops_ensemble
+           COMMAND /usr/bin/python3 ${ZKOPS_DIR}/test_ops.py
+                   --src ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR} StatusAddress Ensemble)
+  set_tests_properties(ops_ensemble PROPERTIES LABELS integration TIMEOUT 300)
   add_test(NAME ops_install
            COMMAND /usr/bin/python3 ${ZKOPS_DIR}/test_ops.py
                    --src ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR} Install)
