@@ -198,11 +198,14 @@ class Server:
             argv.append("-Dzookeeper.snapCount=%d" % e.snap_count)
         return argv + ["org.apache.zookeeper.server.quorum.QuorumPeerMain", self.cfg_path]
 
-    def start(self):
+    def start(self, keep_cfg=False):
+        """keep_cfg: start on the zoo.cfg as the server left it (after a
+        reconfig rewrote it), instead of writing it afresh."""
         check(self.proc is None or self.proc.poll() is not None, "%s started twice" % self)
-        with open(self.cfg_path, "w") as f:
-            f.write("# zoo.cfg of ensemble %s %s\n" % (self, self.kind))
-            f.write("\n".join(self.cfg_lines()) + "\n")
+        if not keep_cfg:
+            with open(self.cfg_path, "w") as f:
+                f.write("# zoo.cfg of ensemble %s %s\n" % (self, self.kind))
+                f.write("\n".join(self.cfg_lines()) + "\n")
         log = open(self.log_path, "ab")
         log.write(("---- start %s\n" % time.strftime("%H:%M:%S")).encode())
         log.flush()

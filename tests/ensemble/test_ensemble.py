@@ -865,6 +865,14 @@ def scenario_reconfig(args, base):
         check("dynamicConfigFile=" in cfg and "server." not in cfg,
               "%s: zoo.cfg was not rewritten to point at the dynamic file" % sv)
     say("  converged: %d servers, %d znodes; every member wrote zoo.cfg.dynamic.%s" % (len(members), n, version))
+    # A member restarts on its rewritten zoo.cfg and dynamic file.
+    sv = [m for m in members if m.mode() != "leader"][0]
+    sv.kill()
+    sv.start(keep_cfg=True)
+    ens.wait_roles(60, servers=members)
+    d, _ = ens.client([sv]).get("/zookeeper/config")
+    check(d.decode() == texts[-1], "server %d restarted with config %r, expected %r" % (sv.sid, d.decode(), texts[-1]))
+    say("  server %d restarted on its rewritten zoo.cfg: %s, same config" % (sv.sid, sv.mode()))
     say("  final config: %s" % texts[-1].replace("\n", " | "))
 
 
