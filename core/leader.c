@@ -1000,3 +1000,51 @@ void leader_stop(struct quorum_peer *qp)
     free(ldr);
     qp->leader = NULL;
 }
+
+/* ------------------------------------------------------------------ status */
+
+void leader_get_status(const struct leader *ldr, struct quorum_status *out)
+{
+    const struct fle_quorum *v = &ldr->qp->verifier;
+    out->zab_state = ldr->phase == LEADER_DISCOVERY ? "discovery"
+                     : ldr->phase == LEADER_SYNC    ? "synchronization"
+                                                    : "broadcast";
+    for (const struct learner_handler *lh = ldr->handlers; lh; lh = lh->next) {
+        if (lh->closed)
+            continue;
+        out->learners++;
+        if (lh->state != LH_BROADCAST)
+            continue;
+        if (lh->observer)
+            out->synced_observers++;
+        else if (fle_quorum_is_voter(v, lh->sid))
+            out->synced_followers++;
+        else
+            out->synced_non_voting++;
+    }
+    out->pending_syncs = ldr->nsyncs;
+    out->outstanding = ldr->out_len;
+}
+
+size_t leader_get_learners(const struct leader *ldr, struct quorum_learner_info *out, size_t cap)
+{
+    size_t n = 0;
+    for (const struct learner_handler *lh = ldr->handlers; lh; lh = lh->next) {
+        if (lh->closed)
+            continue;
+        if (n < cap) {
+            struct quorum_learner_info *i = &out[n];
+            memset(i, 0, sizeof *i);
+            i->sid = lh->sid;
+            i->observer = lh->observer;
+            i->voter = fle_quorum_is_voter(&ldr->qp->verifier, lh->sid);
+            i->synced = lh->state == LH_BROADCAST;
+            snprintf(i->ip, sizeof i->ip, "%s", lh->ip);
+            i->port = lh->port;
+            i->last_acked = lh->last_acked;
+            i->last_heard_ms = lh->last_heard_ms;
+        }
+        n++;
+    }
+    return n;
+}

@@ -953,3 +953,5 @@ void learner_stop(struct quorum_peer *qp)
 }
 
 bool learner_serving(const struct learner *l) { return l->state == L_BROADCAST; }
+
+bool learner_syncing(const struct learner *l) { return l->state >= L_WAIT_SYNC; }

@@ -258,6 +258,7 @@ static const char *quorum_state_name(enum zkp_peer_state st)
 
 static void quorum_set_state(struct quorum_peer *qp, enum zkp_peer_state st)
 {
+    qp->role_since_ms = loop_now_ms();
     if (qp->state != st)
         log_info("peer state changed: %s -> %s", quorum_state_name(qp->state), quorum_state_name(st));
     qp->state = st;
@@ -448,4 +449,52 @@ void quorum_conn_closed(struct server *srv, struct conn *c)
     struct quorum_peer *qp = srv->qp;
     if (qp && qp->learner)
         learner_conn_closed(qp->learner, c);
+}
+
+/* ------------------------------------------------------------------ status */
+
+void quorum_get_status(const struct server *srv, struct quorum_status *out)
+{
+    memset(out, 0, sizeof *out);
+    const struct quorum_peer *qp = srv->qp;
+    if (qp == NULL) {
+        out->state = "standalone";
+        out->zab_state = "broadcast";
+        return;
+    }
+    switch (qp->state) {
+    case ZKP_PEER_LEADING: out->state = "leading"; break;
+    case ZKP_PEER_FOLLOWING: out->state = "following"; break;
+    case ZKP_PEER_OBSERVING: out->state = "observing"; break;
+    default: out->state = "looking"; break;
+    }
+    if (qp->state == ZKP_PEER_LOOKING)
+        out->zab_state = "election";
+    else if (qp->serving)
+        out->zab_state = "broadcast";
+    else if (qp->learner)
+        out->zab_state = learner_syncing(qp->learner) ? "synchronization" : "discovery";
+    else
+        out->zab_state = "discovery"; /* a leader refines it below */
+    out->read_only = qp->read_only;
+    out->myid = qp->myid;
+    out->leader_id = qp->state == ZKP_PEER_LOOKING ? -1 : qp->vote.leader;
+    out->current_epoch = qp->current_epoch;
+    out->accepted_epoch = qp->accepted_epoch;
+    out->config_version = qp->verifier.version;
+    out->members = qp->verifier.nmembers;
+    out->voters = qp->verifier.nvoters;
+    out->elections = qp->elections;
+    out->last_election_ms = qp->last_election_ms;
+    out->role_since_ms = qp->role_since_ms;
+    if (qp->leader)
+        leader_get_status(qp->leader, out);
+}
+
+size_t quorum_get_learners(const struct server *srv, struct quorum_learner_info *out, size_t cap)
+{
+    const struct quorum_peer *qp = srv->qp;
+    if (qp == NULL || qp->leader == NULL)
+        return 0;
+    return leader_get_learners(qp->leader, out, cap);
 }

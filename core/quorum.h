@@ -54,6 +54,7 @@ struct quorum_peer {
     uint64_t looking_since_ms;
     bool stopping;
     int64_t elections;    /* elections run, for logs and metrics */
+    uint64_t role_since_ms;
     uint64_t election_started_ms;
     int64_t last_election_ms;
 };
@@ -79,6 +80,35 @@ bool quorum_read_only(const struct server *srv);
 /* "leader", "follower", "observer", "read-only" or "looking" (srvr's Mode). */
 const char *quorum_mode_name(const struct server *srv);
 
+/* For metrics and admin commands: the peer's state in one read. */
+struct quorum_status {
+    const char *state;     /* "looking", "leading", "following", "observing" */
+    const char *zab_state; /* "election", "discovery", "synchronization", "broadcast" */
+    bool read_only;
+    int64_t myid, leader_id;
+    int64_t current_epoch, accepted_epoch, config_version;
+    size_t members, voters;
+    int64_t elections, last_election_ms;
+    uint64_t role_since_ms;   /* monotonic ms the current role (or LOOKING) began */
+    /* leader only (0 otherwise) */
+    size_t learners, synced_followers, synced_non_voting, synced_observers, pending_syncs, outstanding;
+};
+void quorum_get_status(const struct server *srv, struct quorum_status *out);
+
+/* One learner connected to this leader. */
+struct quorum_learner_info {
+    int64_t sid;
+    bool observer;
+    bool voter;    /* in the current config as a participant */
+    bool synced;   /* in broadcast (UPTODATE sent) */
+    char ip[64];
+    int port;
+    int64_t last_acked;
+    uint64_t last_heard_ms;
+};
+/* Fills up to cap entries; returns how many learners there are. */
+size_t quorum_get_learners(const struct server *srv, struct quorum_learner_info *out, size_t cap);
+
 /* Hooks from server.c. */
 void quorum_txn_logged(struct server *srv, int64_t zxid, const uint8_t *txn, size_t len);
 void quorum_durable(struct server *srv);
@@ -101,6 +131,9 @@ bool leader_serving(const struct leader *ldr);
 /* ZooKeeper's isQuorumSynced: do the voters of q that are this leader or
  * learners in broadcast hold a quorum of q? */
 bool leader_quorum_synced(const struct leader *ldr, const struct fle_quorum *q);
+void leader_get_status(const struct leader *ldr, struct quorum_status *out);
+size_t leader_get_learners(const struct leader *ldr, struct quorum_learner_info *out, size_t cap);
+bool learner_syncing(const struct learner *l);
 
 /* learner.c */
 int learner_start(struct quorum_peer *qp, int64_t leader_id, char *err, size_t errlen);
