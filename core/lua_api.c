@@ -119,16 +119,13 @@ const char *luaapi_version(void)
 
 /* ZooKeeper's average latency: total/count rounded HALF_UP to 4 decimals,
  * printed as Java's Double.toString ("0.0", "1.5", "26.6667", "1.0E7"). */
-static void luaapi_format_avg(int64_t total, int64_t count, char *buf, size_t cap)
+/* q / 10000 as Java's Double.toString prints it (q >= 0). */
+static void luaapi_format_scaled(__int128 q, char *buf, size_t cap)
 {
-    if (count <= 0 || total <= 0) {
+    if (q <= 0) {
         snprintf(buf, cap, "0.0");
         return;
     }
-    __int128 scaled = (__int128)total * 10000;
-    __int128 q = scaled / count;
-    if ((scaled % count) * 2 >= count)
-        q++;
     uint64_t ip = (uint64_t)(q / 10000);
     unsigned frac = (unsigned)(q % 10000);
     char fd[8];
@@ -147,6 +144,31 @@ static void luaapi_format_avg(int64_t total, int64_t count, char *buf, size_t ca
         digits[--dl] = '\0';
     int exponent = snprintf(NULL, 0, "%" PRIu64, ip) - 1;
     snprintf(buf, cap, "%c.%sE%d", digits[0], dl > 1 ? digits + 1 : "0", exponent);
+}
+
+static void luaapi_format_avg(int64_t total, int64_t count, char *buf, size_t cap)
+{
+    if (count <= 0 || total <= 0) {
+        snprintf(buf, cap, "0.0");
+        return;
+    }
+    __int128 scaled = (__int128)total * 10000;
+    __int128 q = scaled / count;
+    if ((scaled % count) * 2 >= count)
+        q++;
+    luaapi_format_scaled(q, buf, cap);
+}
+
+/* A double as ZooKeeper prints its averages (AvgMinMaxCounter.getAvg:
+ * BigDecimal.setScale(4, HALF_UP), then Double.toString). Negative and
+ * non-finite values, which ZooKeeper's averages never are, print plainly. */
+static void luaapi_format_avg_double(double d, char *buf, size_t cap)
+{
+    if (!(d >= 0) || d >= 1e15) {
+        snprintf(buf, cap, "%.17g", d);
+        return;
+    }
+    luaapi_format_scaled((__int128)(d * 10000.0 + 0.5), buf, cap);
 }
 
 /* The remote address as Java prints an InetSocketAddress without a host
@@ -1137,6 +1159,51 @@ static int luaapi_metrics(lua_State *L)
     return 1;
 }
 
+/* zk.mntr(): every mntr key of the registry, in registration order, as
+ * ZooKeeper's MonitorCommand lists them: summaries expanded into avg_,
+ * min_, max_, cnt_, sum_ (and p50_.. for ADVANCED ones). Each entry is
+ * {name, value, type, kind}: integers as integers, doubles as ZooKeeper
+ * prints its averages (a string such as "0.4286"; number holds the value),
+ * text as strings. */
+static void luaapi_mntr_visit(void *arg, const char *name, const struct metrics_value *v)
+{
+    struct luaapi_metrics *m = arg;
+    lua_State *L = m->L;
+    lua_createtable(L, 0, 5);
+    luaapi_set_str(L, "name", name);
+    luaapi_set_str(L, "kind", v->kind == ZKP_METRIC_COUNTER ? "counter" : "gauge");
+    switch (v->type) {
+    case METRICS_VALUE_INT:
+        luaapi_set_str(L, "type", "int");
+        luaapi_set_int(L, "value", v->i);
+        break;
+    case METRICS_VALUE_DOUBLE: {
+        char buf[64];
+        luaapi_format_avg_double(v->d, buf, sizeof buf);
+        luaapi_set_str(L, "type", "double");
+        luaapi_set_str(L, "value", buf);
+        lua_pushnumber(L, v->d);
+        lua_setfield(L, -2, "number");
+        break;
+    }
+    case METRICS_VALUE_TEXT:
+    case METRICS_VALUE_SUMMARY: /* never: metrics_foreach_mntr expands them */
+        luaapi_set_str(L, "type", "text");
+        luaapi_set_str(L, "value", v->text ? v->text : "");
+        break;
+    }
+    lua_rawseti(L, -2, ++m->n);
+}
+
+static int luaapi_mntr(lua_State *L)
+{
+    (void)luaapi_server(L, "zk.mntr");
+    lua_newtable(L);
+    struct luaapi_metrics m = {.L = L};
+    metrics_foreach_mntr(luaapi_mntr_visit, &m);
+    return 1;
+}
+
 static int luaapi_metric(lua_State *L)
 {
     (void)luaapi_server(L, "zk.metric");
@@ -1443,6 +1510,32 @@ static int luaapi_appender_new(lua_State *L)
     return 1;
 }
 
+/* zk.audit_log(path): the built-in audit log. In the event state the
+ * server appends each batch of preformatted audit lines to path itself (in
+ * C, one write per batch, no Lua call); nil or false turns that off. Only
+ * at a script's top level; the command state ignores it; the last call of
+ * a load wins. */
+static int luaapi_audit_log(lua_State *L)
+{
+    struct luastate *s = luaapi_state(L);
+    const char *path = NULL;
+    if (!lua_isnoneornil(L, 1) && !(lua_isboolean(L, 1) && !lua_toboolean(L, 1))) {
+        path = luaL_checkstring(L, 1);
+        if (path[0] == '\0')
+            return luaL_error(L, "zk.audit_log: empty path");
+    }
+    if (s->loading == NULL)
+        return luaL_error(L, "zk.audit_log: only at a script's top level (while scripts load)");
+    if (s->role != LUASTATE_EVENTS)
+        return 0;
+    char *copy = NULL;
+    if (path && (copy = strdup(path)) == NULL)
+        return luaL_error(L, "not enough memory");
+    free(s->audit_path);
+    s->audit_path = copy;
+    return 0;
+}
+
 static int luaapi_appender_write(lua_State *L)
 {
     struct luaapi_appender *a = luaL_checkudata(L, 1, LUAAPI_APPENDER);
@@ -1646,6 +1739,7 @@ static int luaapi_open_protected(lua_State *L)
         {"expiry", luaapi_expiry},
         {"metrics", luaapi_metrics},
         {"metric", luaapi_metric},
+        {"mntr", luaapi_mntr},
         {"env", luaapi_env},
         {"dirs", luaapi_dirs},
         {"fds", luaapi_fds},
@@ -1653,6 +1747,7 @@ static int luaapi_open_protected(lua_State *L)
         {"reset_connection_stats", luaapi_reset_connection_stats},
         {"trace_mask", luaapi_trace_mask},
         {"appender", luaapi_appender_new},
+        {"audit_log", luaapi_audit_log},
         {"time_ms", luaapi_time_ms},
         {"monotonic_ms", luaapi_monotonic_ms},
         {NULL, NULL},

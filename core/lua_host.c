@@ -18,9 +18,13 @@
  *   lock, no system call per event) and links it to a pending list that it
  *   hands over once per loop iteration from a before-sleep hook (sooner when
  *   many pile up); the event thread takes whole batches and gives the chunks
- *   back. A full queue drops an event, except an audit record, for which the
- *   loop waits (back-pressure: audit records are never lost). Audit lines
- *   are formatted in C on the event thread; "audit_batch" handlers get up to
+ *   back; after each batch it rests LUAHOST_REST_US (less when the queue
+ *   grows or someone waits) so that a high write rate costs a few hundred
+ *   wake-ups a second, not one per loop iteration. A full queue drops an
+ *   event, except an audit record, for which the loop waits (back-pressure:
+ *   audit records are never lost). Audit lines are formatted in C on the
+ *   event thread; the built-in audit log (zk.audit_log) is appended in C,
+ *   one write per run of lines; "audit_batch" handlers get up to
  *   LUAHOST_AUDIT_RUN of them per call. A reload hands the new event state
  *   through the same queue, so events queued before it run under the old
  *   scripts, later ones under the new.
@@ -35,6 +39,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lualib.h>
 #include <pwd.h>
@@ -409,6 +414,8 @@ static int luastate_collect(struct luastate *s)
             s->events |= 1u << k;
         lua_pop(L, 1);
     }
+    if (s->audit_path)
+        s->events |= LUAEV_BIT_AUDIT_LOG;
     lua_pop(L, 2);
     return 0;
 }
@@ -421,6 +428,9 @@ static void luastate_free(struct luastate *s)
         luaapi_close_appenders(s);
         lua_close(s->L);
     }
+    if (s->audit_fd >= 0)
+        close(s->audit_fd);
+    free(s->audit_path);
     free(s->words);
     free(s);
 }
@@ -436,6 +446,7 @@ static int luastate_new(struct luahost *host, enum luastate_role role, struct lu
     }
     s->host = host;
     s->role = role;
+    s->audit_fd = -1;
     s->mem_limit = host->memory_limit;
     s->budget = host->instruction_limit;
     s->L = lua_newstate(luastate_alloc, s);
@@ -478,6 +489,10 @@ fail:
 #define LUAHOST_FREE_CHUNKS 256
 #define LUAHOST_PUBLISH_EVERY 256
 #define LUAHOST_AUDIT_RUN 1024
+/* After handling a batch the event thread rests this long (µs) before it
+ * takes the next one, or until LUAHOST_BATCH_WAKE events wait. */
+#define LUAHOST_REST_US 2000
+#define LUAHOST_BATCH_WAKE 4096
 
 static void luahost_chunks_free(struct luahost_chunk *c)
 {
@@ -489,10 +504,16 @@ static void luahost_chunks_free(struct luahost_chunk *c)
 }
 
 /* The ZooKeeper audit line of ev (see lua/audit.lua), appended to w. The
- * date part is formatted once per second. Event thread. */
+ * date part is formatted once per second; the rest is copied by hand (no
+ * printf: this runs for every audited write). Event thread. */
 static void luahost_format_audit(struct luahost *h, jute_writer *w, const struct luaev *ev)
 {
     static const char *const results[] = {"success", "failure", "invoked"};
+    static const size_t result_lens[] = {7, 7, 7};
+    static const char *const keys[] = {"user=", "ip=", "operation=", "znode=", "znode_type=", "acl="};
+    static const size_t key_lens[] = {5, 3, 10, 6, 11, 4};
+    static const char logger[] = " audit.Slf4jAuditLogger: ";
+    static const char hex[] = "0123456789abcdef";
     int64_t second = ev->time_ms >= 0 ? ev->time_ms / 1000 : (ev->time_ms - 999) / 1000;
     if (second != h->fmt_second) {
         time_t t = (time_t)second;
@@ -500,28 +521,99 @@ static void luahost_format_audit(struct luahost *h, jute_writer *w, const struct
         h->fmt_second = second;
         if (localtime_r(&t, &tm) == NULL || strftime(h->fmt_date, sizeof h->fmt_date, "%Y-%m-%d %H:%M:%S", &tm) == 0)
             snprintf(h->fmt_date, sizeof h->fmt_date, "%" PRId64, second);
+        h->fmt_date_len = strlen(h->fmt_date);
     }
-    const char *result = results[ev->result <= HOOKS_RESULT_INVOKED ? ev->result : 0];
-    char head[96];
-    int n = snprintf(head, sizeof head, "%s,%03d %s audit.Slf4jAuditLogger: ", h->fmt_date,
-                     (int)(ev->time_ms - second * 1000), ev->result == HOOKS_RESULT_FAILURE ? "ERROR" : "INFO");
-    jute_write_raw(w, head, (size_t)n);
-    if (ev->session != 0) {
-        n = snprintf(head, sizeof head, "session=0x%" PRIx64 "\t", (uint64_t)ev->session);
-        jute_write_raw(w, head, (size_t)n);
-    }
-    const char *const keys[] = {"user=", "ip=", "operation=", "znode=", "znode_type=", "acl="};
     const char *const vals[] = {ev->user, ev->ip, ev->operation, ev->znode, ev->znode_type, ev->acl};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    size_t lens[6];
+    size_t need = h->fmt_date_len + 4 + 6 + sizeof logger + 8 + 16 + 1 + 7 + 7 + 1;
+    for (size_t i = 0; i < 6; i++) {
+        lens[i] = vals[i] ? strlen(vals[i]) : 0;
+        need += key_lens[i] + lens[i] + 1;
+    }
+    if (!jute_writer_reserve(w, need))
+        return;
+    char *p = (char *)w->data + w->len;
+    memcpy(p, h->fmt_date, h->fmt_date_len);
+    p += h->fmt_date_len;
+    int ms = (int)(ev->time_ms - second * 1000);
+    *p++ = ',';
+    *p++ = (char)('0' + ms / 100);
+    *p++ = (char)('0' + ms / 10 % 10);
+    *p++ = (char)('0' + ms % 10);
+    if (ev->result == HOOKS_RESULT_FAILURE) {
+        memcpy(p, " ERROR", 6);
+        p += 6;
+    } else {
+        memcpy(p, " INFO", 5);
+        p += 5;
+    }
+    memcpy(p, logger, sizeof logger - 1);
+    p += sizeof logger - 1;
+    if (ev->session != 0) {
+        uint64_t v = (uint64_t)ev->session;
+        int digits = 1;
+        while (digits < 16 && (v >> (4 * digits)) != 0)
+            digits++;
+        memcpy(p, "session=0x", 10);
+        p += 10;
+        for (int d = digits - 1; d >= 0; d--)
+            *p++ = hex[(v >> (4 * d)) & 15];
+        *p++ = '\t';
+    }
+    for (size_t i = 0; i < 6; i++) {
         if (vals[i] == NULL)
             continue;
-        jute_write_raw(w, keys[i], strlen(keys[i]));
-        jute_write_raw(w, vals[i], strlen(vals[i]));
-        jute_write_raw(w, "\t", 1);
+        memcpy(p, keys[i], key_lens[i]);
+        p += key_lens[i];
+        memcpy(p, vals[i], lens[i]);
+        p += lens[i];
+        *p++ = '\t';
     }
-    jute_write_raw(w, "result=", 7);
-    jute_write_raw(w, result, strlen(result));
-    jute_write_raw(w, "\n", 1);
+    size_t r = ev->result <= HOOKS_RESULT_INVOKED ? (size_t)ev->result : 0;
+    memcpy(p, "result=", 7);
+    p += 7;
+    memcpy(p, results[r], result_lens[r]);
+    p += result_lens[r];
+    *p++ = '\n';
+    w->len = (size_t)(p - (char *)w->data);
+}
+
+/* Appends the formatted lines to the built-in audit log (zk.audit_log),
+ * opening it on first use. A failure is counted and logged once until a
+ * write succeeds again; the file is opened again on the next batch. Event
+ * thread. */
+static void luahost_audit_log_write(struct luastate *s, const char *text, size_t len)
+{
+    if (s->audit_fd < 0) {
+        s->audit_fd = open(s->audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+        if (s->audit_fd < 0) {
+            __atomic_fetch_add(&s->host->errors, 1, __ATOMIC_RELAXED);
+            if (!s->audit_failing)
+                log_error("lua: audit log: cannot open %s: %s", s->audit_path, strerror(errno));
+            s->audit_failing = true;
+            return;
+        }
+    }
+    while (len > 0) {
+        ssize_t n = write(s->audit_fd, text, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            __atomic_fetch_add(&s->host->errors, 1, __ATOMIC_RELAXED);
+            if (!s->audit_failing)
+                log_error("lua: audit log: cannot write %s: %s", s->audit_path,
+                          n < 0 ? strerror(errno) : "no progress");
+            s->audit_failing = true;
+            close(s->audit_fd);
+            s->audit_fd = -1;
+            return;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+    if (s->audit_failing)
+        log_info("lua: audit log: writing %s again", s->audit_path);
+    s->audit_failing = false;
 }
 
 /* Pushes the handler list for kind (a table, or nothing and false). */
@@ -554,9 +646,10 @@ static void luahost_handle_event(struct luastate *s, const struct luaev *ev, con
     lua_pop(L, 1);
 }
 
-/* Handles a run of audit events: formats every line once, calls each
- * "audit_batch" handler once with the whole run, then each "audit" handler
- * once per event. Event thread. */
+/* Handles a run of audit events: formats every line once, appends them to
+ * the built-in audit log (C, one write), calls each "audit_batch" handler
+ * once with the whole run, then each "audit" handler once per event. Event
+ * thread. */
 static void luahost_handle_audit_run(struct luahost *h, struct luastate *s, size_t n)
 {
     jute_writer *w = &h->fmt;
@@ -572,6 +665,8 @@ static void luahost_handle_audit_run(struct luahost *h, struct luastate *s, size
         __atomic_fetch_add(&h->errors, 1, __ATOMIC_RELAXED);
         return;
     }
+    if (s->events & LUAEV_BIT_AUDIT_LOG)
+        luahost_audit_log_write(s, (const char *)w->data, w->len);
     lua_State *L = s->L;
     if ((s->events & (1u << LUAEV_AUDIT_BATCH)) && luahost_push_handlers(L, LUAEV_AUDIT_BATCH)) {
         struct luaapi_audit_run run = {h->run_evs, h->run_off, (const char *)w->data, n};
@@ -592,11 +687,38 @@ static void luahost_handle_audit_run(struct luahost *h, struct luastate *s, size
     __atomic_fetch_add(&h->events_handled, (int64_t)n, __ATOMIC_RELAXED);
 }
 
+/* Should the event thread stop resting and take the queue now? (lock) */
+static bool luahost_rest_over(const struct luahost *h)
+{
+    return h->stop || h->writer_waiting || h->drain_waiting > 0 || h->qlen >= LUAHOST_BATCH_WAKE;
+}
+
 static void *luahost_thread_main(void *arg)
 {
     struct luahost *h = arg;
+    bool rest = false;
     pthread_mutex_lock(&h->lock);
     for (;;) {
+        /* After a batch, let the next one build up for LUAHOST_REST_US
+         * instead of waking for every loop iteration's few events: under a
+         * high write rate that is a wake-up, a lock round and a write(2) per
+         * a handful of events, and this thread competing with the loop for
+         * the CPU. A writer waiting for room, a drain, a stop or a large
+         * queue end the rest at once. */
+        if (rest && !luahost_rest_over(h)) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += LUAHOST_REST_US * 1000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            h->resting = true;
+            while (!luahost_rest_over(h) && pthread_cond_timedwait(&h->wake, &h->lock, &until) != ETIMEDOUT) {
+            }
+            h->resting = false;
+        }
+        rest = false;
         while (h->head == NULL && !h->stop) {
             h->sleeping = true;
             pthread_cond_wait(&h->wake, &h->lock);
@@ -624,7 +746,7 @@ static void *luahost_thread_main(void *arg)
                 continue;
             }
             if (run) {
-                if (h->ev && (h->ev->events & ((1u << LUAEV_AUDIT) | (1u << LUAEV_AUDIT_BATCH))))
+                if (h->ev && (h->ev->events & LUAEV_BITS_AUDIT))
                     luahost_handle_audit_run(h, h->ev, run);
                 run = 0;
                 continue;
@@ -656,13 +778,15 @@ static void *luahost_thread_main(void *arg)
         }
         h->handled_seq += done;
         pthread_cond_broadcast(&h->idle);
+        rest = true;
     }
     pthread_mutex_unlock(&h->lock);
     return NULL;
 }
 
 /* Hands the pending events to the event thread (one lock, and a wake-up
- * only when it sleeps). Loop thread. */
+ * only when it sleeps, or rests while LUAHOST_BATCH_WAKE events wait).
+ * Loop thread. */
 static void luahost_publish(struct luahost *h)
 {
     if (h->pend_head == NULL)
@@ -678,12 +802,13 @@ static void luahost_publish(struct luahost *h)
     h->tail = h->pend_tail;
     h->qlen += h->pend_n;
     h->queued_seq += h->pend_n;
+    __atomic_fetch_add(&h->events_queued, (int64_t)h->pend_n, __ATOMIC_RELAXED);
     if (last) {
         last->next = h->chunks;
         h->chunks = h->pend_chunks;
     }
     h->qlen_hint = h->qlen;
-    if (h->sleeping)
+    if (h->sleeping || (h->resting && h->qlen >= LUAHOST_BATCH_WAKE))
         pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->lock);
     h->pend_head = h->pend_tail = NULL;
@@ -717,6 +842,7 @@ static bool luahost_make_room(struct luahost *h, enum luaev_kind kind)
     }
     uint64_t t0 = loop_now_ms();
     h->writer_waiting = true;
+    pthread_cond_signal(&h->wake); /* ends its rest */
     while (h->qlen >= h->queue_cap && !h->stop && h->thread_started)
         pthread_cond_wait(&h->idle, &h->lock);
     h->writer_waiting = false;
@@ -813,7 +939,6 @@ static struct luaev *luahost_post(struct luahost *h, enum luaev_kind kind, const
         h->pend_head = ev;
     h->pend_tail = ev;
     h->pend_n++;
-    __atomic_fetch_add(&h->events_queued, 1, __ATOMIC_RELAXED);
     if (h->pend_n >= LUAHOST_PUBLISH_EVERY || !h->sleep_hooked)
         luahost_publish(h);
     return ev;
@@ -822,6 +947,13 @@ static struct luaev *luahost_post(struct luahost *h, enum luaev_kind kind, const
 static bool luahost_wants(const struct luahost *h, enum luaev_kind kind)
 {
     return h->thread_started && (h->ev_mask & (1u << kind));
+}
+
+/* Audit on, and something to hand audit records to (a handler or the
+ * built-in log)? */
+static bool luahost_wants_audit(const struct luahost *h)
+{
+    return h->audit_enabled && h->thread_started && (h->ev_mask & LUAEV_BITS_AUDIT);
 }
 
 static void luahost_post_simple(struct luahost *h, enum luaev_kind kind, int64_t session, const char *state)
@@ -853,10 +985,14 @@ static const char *luahost_audit_users(const struct acl_auth *auth, char *buf, s
             continue;
         if (len == 0)
             continue;
-        int w = snprintf(buf + n, cap - n, "%s%.*s", n ? "," : "", (int)len, id->id);
-        if (w < 0 || (size_t)w >= cap - n)
+        size_t sep = n ? 1 : 0;
+        if (n + sep + len >= cap)
             break;
-        n += (size_t)w;
+        if (sep)
+            buf[n++] = ',';
+        memcpy(buf + n, id->id, len);
+        n += len;
+        buf[n] = '\0';
     }
     return n ? buf : NULL;
 }
@@ -885,7 +1021,7 @@ static void luahost_audit_post(struct luahost *h, const char *operation, int64_t
                                const char *ip, const char *znode, const char *znode_type, const char *acl,
                                int32_t err, enum hooks_result result)
 {
-    if (!h->audit_enabled || !(luahost_wants(h, LUAEV_AUDIT) || luahost_wants(h, LUAEV_AUDIT_BATCH)))
+    if (!luahost_wants_audit(h))
         return;
     struct luaev *ev = luahost_post(h, LUAEV_AUDIT, operation, user, ip, znode, znode_type, acl, NULL);
     if (ev == NULL)
@@ -918,7 +1054,7 @@ static void luahost_hook_stopping(void *ctx, struct server *srv)
 static void luahost_hook_audit(void *ctx, const struct hooks_audit_event *ev)
 {
     struct luahost *h = ctx;
-    if (!h->audit_enabled || !(luahost_wants(h, LUAEV_AUDIT) || luahost_wants(h, LUAEV_AUDIT_BATCH)))
+    if (!luahost_wants_audit(h))
         return;
     char users[512];
     const char *user = ev->auth ? luahost_audit_users(ev->auth, users, sizeof users) : h->server_user;
@@ -1375,7 +1511,11 @@ int luahost_open(struct zk_config *cfg, struct luahost **out, char *err, size_t 
     h->cfg = cfg;
     h->sighup_fd = -1;
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->wake, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the event thread's rest is timed */
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&h->idle, NULL);
     struct passwd pw, *pwp = NULL;
     char pwbuf[1024];
@@ -1512,8 +1652,11 @@ void luahost_drain(struct luahost *h)
     luahost_publish(h);
     pthread_mutex_lock(&h->lock);
     uint64_t target = h->queued_seq;
+    h->drain_waiting++;
+    pthread_cond_signal(&h->wake); /* ends its rest */
     while (h->thread_started && h->handled_seq < target)
         pthread_cond_wait(&h->idle, &h->lock);
+    h->drain_waiting--;
     pthread_mutex_unlock(&h->lock);
 }
 

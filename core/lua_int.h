@@ -47,6 +47,12 @@ enum luaev_kind {
 
 extern const char *const luaev_names[LUAEV_COUNT];
 
+/* struct luastate's events mask: bit LUAEV_x for a zk.on handler, plus this
+ * bit when zk.audit_log named a file for the built-in audit log (written in
+ * C by the event thread, no Lua call). */
+#define LUAEV_BIT_AUDIT_LOG (1u << 31)
+#define LUAEV_BITS_AUDIT ((1u << LUAEV_AUDIT) | (1u << LUAEV_AUDIT_BATCH) | LUAEV_BIT_AUDIT_LOG)
+
 struct luaapi_appender;
 
 struct luastate {
@@ -55,11 +61,14 @@ struct luastate {
     enum luastate_role role;
     size_t mem_used, mem_limit;        /* bytes; the allocator refuses beyond the limit */
     uint64_t budget, spent;            /* instructions, per call */
-    uint32_t events;                   /* bit LUAEV_x set: a zk.on handler exists */
+    uint32_t events;                   /* bit LUAEV_x set: a zk.on handler exists; LUAEV_BIT_AUDIT_LOG */
     uint32_t *words;                   /* four-letter words registered (big-endian codes) */
     size_t nwords;
     struct luaapi_appender *appenders; /* open zk.appender files, flushed after each batch */
     const char *loading;               /* script being loaded, for messages */
+    char *audit_path;                  /* zk.audit_log: the built-in audit log's file, or NULL */
+    int audit_fd;                      /* event thread: audit_path opened on first use, or -1 */
+    bool audit_failing;                /* event thread: the last write failed (logged once) */
 };
 
 /* A queued event: everything copied, strings in buf. Events live in
@@ -117,6 +126,7 @@ struct luahost {
     struct luahost_chunk *free_chunks; /* lock: emptied chunks for reuse */
     size_t nfree_chunks;               /* lock */
     bool writer_waiting;               /* lock: the loop thread waits for room */
+    int drain_waiting;                 /* lock: threads in luahost_drain */
     /* Loop thread: events not yet handed to the event thread (published
      * from the before-sleep hook, or sooner when many pile up). */
     struct luaev *pend_head, *pend_tail;
@@ -130,9 +140,11 @@ struct luahost {
     size_t *run_off;
     int64_t fmt_second;   /* the second fmt_date describes */
     char fmt_date[32];
+    size_t fmt_date_len;
     uint64_t queued_seq, handled_seq; /* lock */
     bool stop;                 /* lock */
     bool sleeping;             /* lock: the event thread waits for work */
+    bool resting;              /* lock: the event thread lets a batch build up (LUAHOST_REST_US) */
     struct luastate *ev;       /* event thread (after start) */
     uint32_t ev_mask;          /* loop thread copy of the newest event state's mask */
 

@@ -320,46 +320,38 @@ zk.command {
 
 -- ------------------------------------------------------------------ mntr
 
+-- Every figure comes from the metrics registry (zk.mntr: ZooKeeper's
+-- MonitorCommand keys, summaries expanded into avg_/min_/max_/cnt_/sum_ and
+-- p50_.. for the advanced ones). The keys ZooKeeper's ZooKeeperServer and
+-- ServerStats put first are listed first, in ZooKeeper's order; the rest
+-- follow in registration order. Each pair: { name, value, number } (number:
+-- a double's value, for JSON).
+local MNTR_FIRST = {
+  "version", "server_state", "ephemerals_count", "num_alive_connections",
+  "avg_latency", "min_latency", "max_latency", "outstanding_requests",
+  "znode_count", "global_sessions", "local_sessions", "watch_count",
+  "approximate_data_size", "open_file_descriptor_count",
+  "max_file_descriptor_count", "uptime", "packets_sent", "packets_received",
+  "last_client_response_size", "min_client_response_size",
+  "max_client_response_size", "auth_failed_count",
+  "non_mtls_remote_conn_count", "non_mtls_local_conn_count",
+  "outstanding_tls_handshake", "connection_drop_probability",
+}
+
 local function mntr_pairs()
-  local srv, st = zk.server(), zk.stats()
-  local open_fds, max_fds = zk.fds()
-  local list = {
-    { "version", srv.version },
-    { "server_state", srv.mode },
-    { "ephemerals_count", srv.ephemerals_count },
-    { "num_alive_connections", srv.connections },
-    { "avg_latency", st.avg_latency },
-    { "min_latency", st.min_latency },
-    { "max_latency", st.max_latency },
-    { "outstanding_requests", st.outstanding_requests },
-    { "znode_count", srv.node_count },
-    { "global_sessions", srv.sessions },
-    { "local_sessions", 0 },
-    { "watch_count", srv.watch_count },
-    { "approximate_data_size", srv.data_size },
-    { "open_file_descriptor_count", open_fds },
-    { "max_file_descriptor_count", max_fds },
-    { "uptime", srv.uptime },
-    { "packets_sent", st.packets_sent },
-    { "packets_received", st.packets_received },
-    { "last_client_response_size", st.last_client_response_size },
-    { "min_client_response_size", st.min_client_response_size },
-    { "max_client_response_size", st.max_client_response_size },
-    { "auth_failed_count", st.auth_failed_count },
-    -- No TLS listener and no load shedding: these are truly zero.
-    { "non_mtls_remote_conn_count", 0 },
-    { "non_mtls_local_conn_count", 0 },
-    { "outstanding_tls_handshake", 0 },
-    { "connection_drop_probability", "0.0" },
-  }
-  local seen = {}
-  for _, kv in ipairs(list) do seen[kv[1]] = true end
-  for _, m in ipairs(zk.metrics()) do
-    if not seen[m.name] then
+  local all, by_name = zk.mntr(), {}
+  for _, m in ipairs(all) do
+    if by_name[m.name] == nil then by_name[m.name] = m end
+  end
+  local list, seen = {}, {}
+  local function add(m)
+    if m ~= nil and not seen[m.name] then
       seen[m.name] = true
-      list[#list + 1] = { m.name, m.value }
+      list[#list + 1] = { m.name, m.value, m.number }
     end
   end
+  for _, name in ipairs(MNTR_FIRST) do add(by_name[name]) end
+  for _, m in ipairs(all) do add(m) end
   return list
 end
 
@@ -376,7 +368,7 @@ zk.command {
     local o = zk.object()
     for _, kv in ipairs(mntr_pairs()) do
       local v = kv[2]
-      if kv[1] == "avg_latency" or kv[1] == "connection_drop_probability" then v = tonumber(v) end
+      if kv[3] ~= nil then v = tonumber(v) or kv[3] end
       o[kv[1]] = v
     end
     return o

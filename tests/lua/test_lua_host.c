@@ -4,8 +4,10 @@
  * infinite loop, a memory bomb, forbidden libraries), the config hook
  * (override and rejection), reload keeping the old scripts on failure, and
  * event handlers on their own thread with a bounded queue, audit batches
- * (preformatted lines, lazily built events) and back-pressure instead of
- * dropping audit records.
+ * (preformatted lines, lazily built events), back-pressure instead of
+ * dropping audit records, and the built-in audit log written in C
+ * (zk.audit_log: replaceable by an operator's handler, a file that cannot
+ * be opened counted as an error and opened again later).
  *
  * Each test writes its scripts into a fresh folder used as lua.scriptsDir;
  * the built-in scripts come from the source tree (ZKPLUG_LUA_DIR). The
@@ -491,6 +493,71 @@ static void test_full_queue_never_drops_audit_records(void **state)
     free(text);
 }
 
+static void test_audit_log_can_be_replaced_by_an_operator_handler(void **state)
+{
+    struct fixture *fx = *state;
+    char extra[256], path[128], apath[128], script[512];
+    snprintf(path, sizeof path, "%s/mine.log", fx->dir);
+    snprintf(apath, sizeof apath, "%s/audit.log", fx->dir);
+    snprintf(extra, sizeof extra, "audit.enable=true\naudit.logFile=%s\n", apath);
+    /* Loaded after the built-in audit.lua: turns its file off. */
+    snprintf(script, sizeof script,
+             "zk.audit_log(nil)\n"
+             "local out\n"
+             "zk.on('audit_batch', function(batch)\n"
+             "  out = out or zk.appender('%s')\n"
+             "  out:write(batch.text)\n"
+             "end)\n"
+             "zk.on('session_created', function(ev) zk.audit_log('%s') end)\n",
+             path, apath);
+    write_file(fx->dir, "mine.lua", script);
+    fx_start(fx, extra);
+    post_audit(fx, "create", 0x10, "/x", HOOKS_RESULT_SUCCESS);
+    post_audit(fx, "delete", 0x10, "/y", HOOKS_RESULT_FAILURE);
+    /* zk.audit_log only while scripts load. */
+    fx->srv.hooks->session_event(fx->srv.hooks_ctx, 0x10, HOOKS_SESSION_CREATED);
+    luahost_drain(fx->host);
+    char *text = read_file(path);
+    assert_non_null(strstr(text, " INFO audit.Slf4jAuditLogger: session=0x10\tuser=127.0.0.1\tip=127.0.0.1\t"
+                                 "operation=create\tznode=/x\tznode_type=persistent\tresult=success\n"));
+    assert_non_null(strstr(text, " ERROR audit.Slf4jAuditLogger: session=0x10\tuser=127.0.0.1\tip=127.0.0.1\t"
+                                 "operation=delete\tznode=/y\tznode_type=persistent\tresult=failure\n"));
+    free(text);
+    assert_int_equal(access(apath, F_OK), -1);
+    struct luahost_counters c;
+    luahost_get_counters(fx->host, &c);
+    assert_int_equal(c.events_handled, 3);
+    assert_int_equal(c.errors, 1);
+}
+
+static void test_audit_log_that_cannot_be_opened_counts_errors_and_recovers(void **state)
+{
+    struct fixture *fx = *state;
+    char extra[256], sub[96], path[128];
+    snprintf(sub, sizeof sub, "%s/later", fx->dir);
+    snprintf(path, sizeof path, "%s/audit.log", sub);
+    snprintf(extra, sizeof extra, "audit.enable=true\naudit.logFile=%s\n", path);
+    fx_start(fx, extra);
+    post_audit(fx, "create", 1, "/lost", HOOKS_RESULT_SUCCESS);
+    luahost_drain(fx->host);
+    struct luahost_counters c;
+    luahost_get_counters(fx->host, &c);
+    assert_int_equal(c.events_handled, 1);
+    assert_int_equal(c.errors, 1);
+    /* Once the folder exists, the next batch opens the file. */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", sub);
+    assert_int_equal(system(cmd), 0);
+    post_audit(fx, "create", 1, "/kept", HOOKS_RESULT_SUCCESS);
+    luahost_drain(fx->host);
+    char *text = read_file(path);
+    assert_non_null(strstr(text, "operation=create\tznode=/kept\tznode_type=persistent\tresult=success\n"));
+    free(text);
+    luahost_get_counters(fx->host, &c);
+    assert_int_equal(c.events_handled, 2);
+    assert_int_equal(c.errors, 1);
+}
+
 int main(void)
 {
     log_set_level(ZKP_LOG_WARN);
@@ -513,6 +580,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_batch_handler_gets_fields_and_preformatted_lines, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_never_drops_audit_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_log_can_be_replaced_by_an_operator_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_log_that_cannot_be_opened_counts_errors_and_recovers, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
