@@ -101,6 +101,7 @@ struct leader {
     uint64_t started_ms;
     unsigned ping_count;
     bool allowed_to_commit; /* false once a reconfig handed leadership on */
+    int64_t proposal_last, proposal_min, proposal_max; /* srvr's "Proposal sizes" */
     jute_writer out, scratch;
 };
 
@@ -744,6 +745,11 @@ void leader_txn_logged(struct leader *ldr, int64_t zxid, const uint8_t *txn, siz
     if (reconfig)
         reconfig_seen(ldr->srv, text, tlen);
     ldr->outstanding[(ldr->out_head + ldr->out_len) % ldr->out_cap] = (struct proposal){zxid, copy, len, reconfig};
+    ldr->proposal_last = (int64_t)len;
+    if (ldr->proposal_min < 0 || (int64_t)len < ldr->proposal_min)
+        ldr->proposal_min = (int64_t)len;
+    if ((int64_t)len > ldr->proposal_max)
+        ldr->proposal_max = (int64_t)len;
     ldr->out_len++;
     jute_writer *w = &ldr->out;
     w->len = 0;
@@ -940,6 +946,7 @@ int leader_start(struct quorum_peer *qp, char *err, size_t errlen)
     ldr->started_ms = loop_now_ms();
     ldr->max_accepted = qp->accepted_epoch;
     ldr->allowed_to_commit = true;
+    ldr->proposal_last = ldr->proposal_min = ldr->proposal_max = -1;
     jute_writer_init(&ldr->out, 4096);
     jute_writer_init(&ldr->scratch, 4096);
     qp->leader = ldr;
@@ -1024,6 +1031,9 @@ void leader_get_status(const struct leader *ldr, struct quorum_status *out)
     }
     out->pending_syncs = ldr->nsyncs;
     out->outstanding = ldr->out_len;
+    out->proposal_last = ldr->proposal_last;
+    out->proposal_min = ldr->proposal_min;
+    out->proposal_max = ldr->proposal_max;
 }
 
 size_t leader_get_learners(const struct leader *ldr, struct quorum_learner_info *out, size_t cap)

@@ -770,6 +770,13 @@ static int luaapi_server_info(lua_State *L)
     luaapi_set_str(L, "state", srv->serving ? "running" : srv->stopping ? "shutdown" : "initial");
     luaapi_set_bool(L, "serving", server_serving(srv));
     luaapi_set_bool(L, "read_only", quorum_read_only(srv));
+    if (srv->qp && srv->qp->leader) {
+        struct quorum_status qs;
+        quorum_get_status(srv, &qs);
+        luaapi_set_int(L, "proposal_last", qs.proposal_last);
+        luaapi_set_int(L, "proposal_min", qs.proposal_min);
+        luaapi_set_int(L, "proposal_max", qs.proposal_max);
+    }
     luaapi_set_str(L, "version", luaapi_version());
     luaapi_set_int(L, "zxid", srv->last_zxid);
     luaapi_set_int(L, "epoch", (int64_t)((uint64_t)srv->last_zxid >> 32));

@@ -456,6 +456,7 @@ void quorum_conn_closed(struct server *srv, struct conn *c)
 void quorum_get_status(const struct server *srv, struct quorum_status *out)
 {
     memset(out, 0, sizeof *out);
+    out->proposal_last = out->proposal_min = out->proposal_max = -1;
     const struct quorum_peer *qp = srv->qp;
     if (qp == NULL) {
         out->state = "standalone";

@@ -92,6 +92,7 @@ struct quorum_status {
     uint64_t role_since_ms;   /* monotonic ms the current role (or LOOKING) began */
     /* leader only (0 otherwise) */
     size_t learners, synced_followers, synced_non_voting, synced_observers, pending_syncs, outstanding;
+    int64_t proposal_last, proposal_min, proposal_max; /* txn bytes; -1 before any */
 };
 void quorum_get_status(const struct server *srv, struct quorum_status *out);
 

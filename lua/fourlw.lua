@@ -77,6 +77,9 @@ end
 local function server_summary(with_clients)
   local srv, st = zk.server(), zk.stats()
   local out = { "Zookeeper version: " .. srv.version }
+  if srv.read_only then
+    out[#out + 1] = "READ-ONLY mode; serving only read-only clients"
+  end
   if with_clients then
     out[#out + 1] = "Clients:"
     for _, c in ipairs(zk.connections()) do
@@ -92,6 +95,10 @@ local function server_summary(with_clients)
   out[#out + 1] = fmt("Zxid: 0x%s", hex(srv.zxid))
   out[#out + 1] = "Mode: " .. srv.mode
   out[#out + 1] = fmt("Node count: %d", srv.node_count)
+  if srv.proposal_last ~= nil then
+    out[#out + 1] = fmt("Proposal sizes last/min/max: %d/%d/%d", srv.proposal_last, srv.proposal_min,
+      srv.proposal_max)
+  end
   return lines(out)
 end
 
