@@ -238,18 +238,30 @@ static void lh_sync(struct learner_handler *lh)
     struct server *srv = ldr->srv;
     int64_t peer = lh->peer_last_zxid, last = srv->last_zxid;
     int64_t committed = ldr->phase == LEADER_BROADCAST ? srv->committed_zxid : last;
+    bool truncated = false;
     if (peer == last) {
         log_info("sending DIFF 0x%" PRIx64 " to %s %" PRId64 " (in sync)", (uint64_t)committed, lh_kind(lh), lh->sid);
         lh_packet(lh, ZAB_DIFF, committed, NULL, -1);
         lh_send_newleader(lh);
         return;
     }
-    if (peer > last) {
+    if (peer > last && committed == last) {
         log_info("sending TRUNC 0x%" PRIx64 " to %s %" PRId64 " (its last zxid 0x%" PRIx64 ")", (uint64_t)last,
                  lh_kind(lh), lh->sid, (uint64_t)peer);
         lh_packet(lh, ZAB_TRUNC, last, NULL, -1);
         lh_send_newleader(lh);
         return;
+    }
+    if (peer > last) {
+        /* Txns are outstanding: the learner keeps what is committed, and
+         * the outstanding ones follow as proposals (the DIFF path below,
+         * which sends only what is above the truncation point). */
+        log_info("sending TRUNC 0x%" PRIx64 " to %s %" PRId64 " (its last zxid 0x%" PRIx64 ", 0x%" PRIx64
+                 " outstanding here)",
+                 (uint64_t)committed, lh_kind(lh), lh->sid, (uint64_t)peer, (uint64_t)last);
+        lh_packet(lh, ZAB_TRUNC, committed, NULL, -1);
+        peer = committed;
+        truncated = true;
     }
     struct leader_diff d = {0};
     jute_writer_init(&d.buf, 4096);
@@ -259,6 +271,11 @@ static void lh_sync(struct learner_handler *lh)
     bool usable = rc == 0 && !d.too_big && !d.buf.oom;
     if (usable && peer > 0)
         usable = d.count > 0 && d.first == peer;
+    if (!usable && truncated) {
+        jute_writer_free(&d.buf);
+        lh_close(lh, "the log does not reach the truncation point");
+        return;
+    }
     if (!usable) {
         jute_writer_free(&d.buf);
         if (ldr->phase == LEADER_BROADCAST && srv->committed_zxid < srv->last_zxid) {
@@ -268,9 +285,11 @@ static void lh_sync(struct learner_handler *lh)
         lh_send_snap(lh);
         return;
     }
-    log_info("sending DIFF 0x%" PRIx64 " to %s %" PRId64 " (%zu txns after 0x%" PRIx64 ")", (uint64_t)committed,
-             lh_kind(lh), lh->sid, d.count - (peer > 0), (uint64_t)peer);
-    lh_packet(lh, ZAB_DIFF, committed, NULL, -1);
+    if (!truncated) {
+        log_info("sending DIFF 0x%" PRIx64 " to %s %" PRId64 " (%zu txns after 0x%" PRIx64 ")",
+                 (uint64_t)committed, lh_kind(lh), lh->sid, d.count - (peer > 0), (uint64_t)peer);
+        lh_packet(lh, ZAB_DIFF, committed, NULL, -1);
+    }
     jute_reader r;
     jute_reader_init(&r, d.buf.data, d.buf.len, 0);
     while (jute_remaining(&r) > 0 && !lh->closed) {

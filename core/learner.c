@@ -98,6 +98,7 @@ struct learner {
     bool snapshot_needed;
     bool closing;
     int64_t snap_zxid;
+    int64_t sync_committed; /* what the leader's DIFF/TRUNC/SNAP says is committed */
     jute_writer snapbuf;
     struct zab_snap_scan scan;
     struct learner_ack *acks;
@@ -596,6 +597,9 @@ static void learner_uptodate(struct learner *l)
     struct quorum_peer *qp = l->qp;
     struct server *srv = l->srv;
     l->state = L_BROADCAST;
+    /* Everything the sync brought up to the leader's commit point is
+     * committed; what came after as proposals waits for its COMMIT. */
+    server_committed(srv, l->sync_committed < srv->last_zxid ? l->sync_committed : srv->last_zxid);
     qp->serving = true;
     qp->vote.peer_epoch = l->new_epoch;
     qp->eops->set_current_vote(qp->election->state, qp->state, &qp->vote);
@@ -653,6 +657,7 @@ static void learner_dispatch(struct learner *l, const struct zab_packet *p)
             learner_fail(l, "expected LEADERINFO first");
         return;
     case L_WAIT_SYNC:
+        l->sync_committed = p->zxid;
         if (p->type == ZAB_DIFF) {
             log_info("getting a DIFF from the leader 0x%" PRIx64, (uint64_t)p->zxid);
             l->state = L_SYNCING;
