@@ -360,8 +360,10 @@ struct zkp_election_ops {
 
     /* ---- ABI 1.1 ends here. ABI 1.2: optional, probed by size and NULL. ---- */
 
-    /* The ensemble changed (a reconfig was committed): host->server_get and
-     * host->config_entry now describe the new members. config_text is the
+    /* The ensemble changed (a reconfig was committed): host->server_get now
+     * describes the new members (config_entry keeps returning the zoo.cfg
+     * entries read at start-up; reconfig never changes group/weight lines,
+     * which it refuses for hierarchical configs). config_text is the
      * new configuration in ZooKeeper's text form (server.N lines, then
      * "version=<hex>"), as notifications carry it. Not called while a
      * look_for_leader is running; the core starts a new election after it
