@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "jaas.h"
 
 /* zoo.cfg files are a few kilobytes; this only stops a wrong path (a log, a
  * device) from being slurped into memory. */
@@ -582,6 +583,14 @@ static const struct config_key config_keys[] = {
     {"admin.serverPort", CONFIG_KIND_PORT, CONFIG_FIELD(admin_server_port), 0},
     {"serverCnxnFactory", CONFIG_KIND_SPECIAL, CONFIG_NO_FIELD, 0},
     {"metricsProvider.className", CONFIG_KIND_SPECIAL, CONFIG_NO_FIELD, 0},
+    {"java.security.auth.login.config", CONFIG_KIND_STRING, CONFIG_FIELD(jaas_config), 0},
+    {"sasl.serverconfig", CONFIG_KIND_STRING, CONFIG_FIELD(sasl_server_section), 0},
+    {"SASLAuthenticationProvider.superPassword", CONFIG_KIND_STRING, CONFIG_FIELD(sasl_super_password), 0},
+    {"letAnySaslUserDoX", CONFIG_KIND_STRING, CONFIG_FIELD(sasl_let_any_user_do_x), 0},
+    {"allowSaslFailedClients", CONFIG_KIND_BOOL_JAVA, CONFIG_FIELD(allow_sasl_failed_clients), 0},
+    {"sessionRequireClientSASLAuth", CONFIG_KIND_BOOL_JAVA, CONFIG_FIELD(session_require_client_sasl_auth), 0},
+    {"enforce.auth.enabled", CONFIG_KIND_BOOL_JAVA, CONFIG_FIELD(enforce_auth_enabled), 0},
+    {"enforce.auth.schemes", CONFIG_KIND_STRING, CONFIG_FIELD(enforce_auth_schemes_raw), 0},
     {"plugin.transport", CONFIG_KIND_STRING, CONFIG_FIELD(plugin_transport), 0},
     {"plugin.storage", CONFIG_KIND_STRING, CONFIG_FIELD(plugin_storage), 0},
     {"plugin.election", CONFIG_KIND_STRING, CONFIG_FIELD(plugin_election), 0},
@@ -599,7 +608,7 @@ static const char *const config_accepted[] = {
     "portUnification", "sslQuorumReloadCertFiles", "quorum.", "oraclePath", "multiAddress.",
     "metricsProvider.", "jvm.pause.",
     /* system properties, ZooKeeper server side */
-    "admin.", "ssl.", "sasl.", "kerberos.", "authProvider.", "superUser",
+    "admin.", "ssl.", "sasl.", "kerberos.", "authProvider.", "superUser", "superUser.",
     "DigestAuthenticationProvider.", "X509AuthenticationProvider.", "SASLAuthenticationProvider.",
     "java.security.auth.login.config", "security.", "enforce.auth.", "ensembleAuthName",
     "allowSaslFailedClients", "sessionRequireClientSASLAuth", "letAnySaslUserDoX",
@@ -658,7 +667,6 @@ struct config_ctx {
     struct zk_config *cfg;
     char *err;
     size_t errlen;
-    bool warned_sasl;
     bool min_session_set, max_session_set, extrasize_set;
 };
 
@@ -748,17 +756,15 @@ static int config_decode_special(struct config_ctx *c, const struct config_entry
     return 0;
 }
 
-/* authProvider.N: the digest and ip schemes are built in. */
+/* authProvider.N: the digest and ip schemes are built in; SASL's registers
+ * the "sasl" scheme. */
 static void config_decode_auth_provider(struct config_ctx *c, const struct config_entry *e)
 {
     const char *v = e->value;
     if (config_class_is(v, "DigestAuthenticationProvider") || config_class_is(v, "IPAuthenticationProvider"))
         return;
     if (config_class_is(v, "SASLAuthenticationProvider")) {
-        if (!c->warned_sasl)
-            log_warn("%s:%d: key '%s': SASL authentication is not supported yet, ignored", e->file,
-                     e->line, e->key);
-        c->warned_sasl = true;
+        c->cfg->sasl_provider = true; /* the "sasl" scheme (sasl.c) */
         return;
     }
     log_warn("%s:%d: key '%s': authentication provider %s is not supported, ignored", e->file,
@@ -1392,7 +1398,93 @@ static int config_validate(struct config_ctx *c)
     return 0;
 }
 
-int config_parse(const char *name, const char *text, struct zk_config *cfg, char *err, size_t errlen)
+/* ZooKeeper's AuthenticationHelper: sessionRequireClientSASLAuth=true means
+ * enforcement of the "sasl" scheme; else enforce.auth.enabled with the
+ * enforce.auth.schemes list (split on ',', trimmed). With enforcement on, an
+ * empty list or a scheme without a provider stops the server. */
+static int config_decode_enforcement(struct config_ctx *c)
+{
+    struct zk_config *cfg = c->cfg;
+    const char *raw = cfg->enforce_auth_schemes_raw;
+    if (cfg->session_require_client_sasl_auth) {
+        cfg->enforce_auth_enabled = true;
+        raw = "sasl";
+    }
+    if (raw != NULL) {
+        for (const char *p = raw;; p++) {
+            const char *end = strchr(p, ',');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            const char *b = p, *e = p + n;
+            while (b < e && (unsigned char)*b <= ' ')
+                b++;
+            while (e > b && (unsigned char)e[-1] <= ' ')
+                e--;
+            char **v = realloc(cfg->enforce_auth_schemes, (cfg->nenforce_auth_schemes + 1) * sizeof *v);
+            if (v == NULL)
+                return config_oom(c->err, c->errlen);
+            cfg->enforce_auth_schemes = v;
+            if ((v[cfg->nenforce_auth_schemes] = strndup(b, (size_t)(e - b))) == NULL)
+                return config_oom(c->err, c->errlen);
+            cfg->nenforce_auth_schemes++;
+            if (end == NULL)
+                break;
+            p = end;
+        }
+    }
+    if (!cfg->enforce_auth_enabled)
+        return 0;
+    if (cfg->nenforce_auth_schemes == 0)
+        return config_fail(c->err, c->errlen, -EINVAL,
+                           "%s: enforce.auth.enabled is true enforce.auth.schemes must be configured",
+                           cfg->path);
+    for (size_t i = 0; i < cfg->nenforce_auth_schemes; i++) {
+        const char *s = cfg->enforce_auth_schemes[i];
+        bool known = strcmp(s, "ip") == 0 || (strcmp(s, "digest") == 0 && cfg->digest_enabled) ||
+                     (strcmp(s, "sasl") == 0 && cfg->sasl_provider);
+        if (!known)
+            return config_fail(c->err, c->errlen, -EINVAL, "%s: authentication scheme %s is not available%s",
+                               cfg->path, s,
+                               strcmp(s, "sasl") == 0 ? " (set authProvider.1=org.apache.zookeeper.server."
+                                                        "auth.SASLAuthenticationProvider)"
+                                                      : "");
+        if (strcmp(s, "sasl") == 0)
+            cfg->sasl_auth_required = true;
+    }
+    return 0;
+}
+
+/* The JAAS file (java.security.auth.login.config, else env_jaas from the
+ * environment): its section sasl.serverconfig ("Server") holds the SASL
+ * users. A file that cannot be read or parsed stops the server, as in
+ * ZooKeeper; a file without the section leaves SASL without a login. */
+static int config_load_jaas(struct config_ctx *c, const char *env_jaas)
+{
+    struct zk_config *cfg = c->cfg;
+    if (cfg->jaas_config == NULL && env_jaas != NULL && config_set_string(&cfg->jaas_config, env_jaas) != 0)
+        return config_oom(c->err, c->errlen);
+    if (cfg->jaas_config == NULL || cfg->jaas_config[0] == '\0') {
+        if (cfg->sasl_server_section != NULL)
+            return config_fail(c->err, c->errlen, -EINVAL,
+                               "%s: no JAAS configuration section named '%s' was found: "
+                               "sasl.serverconfig is set but java.security.auth.login.config is not",
+                               cfg->path, cfg->sasl_server_section);
+        return 0;
+    }
+    const char *section = cfg->sasl_server_section ? cfg->sasl_server_section : "Server";
+    int rc = jaas_load(cfg->jaas_config, section, &cfg->sasl_users, c->err, c->errlen);
+    if (rc != 0)
+        return rc;
+    if (cfg->sasl_users == NULL) {
+        log_info("%s: no '%s' section: SASL authentication has no server login", cfg->jaas_config, section);
+    } else {
+        log_info("%s: SASL DIGEST-MD5 with %zu user(s) of section '%s'", cfg->jaas_config,
+                 jaas_users_count(cfg->sasl_users), section);
+    }
+    return 0;
+}
+
+static int config_parse_env(const char *name, const char *text, struct zk_config *cfg, char *err, size_t errlen,
+                            const char *env_jaas)
 {
     struct config_ctx c = {.cfg = cfg, .err = err, .errlen = errlen};
     int rc;
@@ -1424,12 +1516,45 @@ int config_parse(const char *name, const char *text, struct zk_config *cfg, char
     if (rc != 0)
         goto fail;
     rc = config_validate(&c);
+    if (rc == 0)
+        rc = config_decode_enforcement(&c);
+    if (rc == 0)
+        rc = config_load_jaas(&c, env_jaas);
     if (rc != 0)
         goto fail;
     return 0;
 fail:
     config_free(cfg);
     return rc;
+}
+
+int config_parse(const char *name, const char *text, struct zk_config *cfg, char *err, size_t errlen)
+{
+    return config_parse_env(name, text, cfg, err, errlen, NULL);
+}
+
+/* -Djava.security.auth.login.config=PATH from the JVM flags ZooKeeper's
+ * zkServer.sh passes (SERVER_JVMFLAGS, then JVMFLAGS; the last one wins, as
+ * in java). Malloc'ed or NULL. */
+static char *config_env_jaas(void)
+{
+    static const char *const vars[] = {"SERVER_JVMFLAGS", "JVMFLAGS"};
+    static const char flag[] = "-Djava.security.auth.login.config=";
+    char *found = NULL;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        while (v && *v) {
+            while (*v == ' ' || *v == '\t' || *v == '\n')
+                v++;
+            size_t n = strcspn(v, " \t\n");
+            if (n > sizeof flag - 1 && strncmp(v, flag, sizeof flag - 1) == 0) {
+                free(found);
+                found = strndup(v + sizeof flag - 1, n - (sizeof flag - 1));
+            }
+            v += n;
+        }
+    }
+    return found;
 }
 
 int config_load(const char *path, struct zk_config *cfg, char *err, size_t errlen)
@@ -1439,7 +1564,9 @@ int config_load(const char *path, struct zk_config *cfg, char *err, size_t errle
     int rc = config_read_file(path, &text, err, errlen);
     if (rc != 0)
         return rc;
-    rc = config_parse(path, text, cfg, err, errlen);
+    char *env_jaas = config_env_jaas();
+    rc = config_parse_env(path, text, cfg, err, errlen, env_jaas);
+    free(env_jaas);
     free(text);
     return rc;
 }
@@ -1481,6 +1608,15 @@ void config_free(struct zk_config *cfg)
     free(cfg->plugin_transport);
     free(cfg->plugin_storage);
     free(cfg->plugin_election);
+    free(cfg->jaas_config);
+    free(cfg->sasl_server_section);
+    jaas_users_free(cfg->sasl_users);
+    free(cfg->sasl_super_password);
+    free(cfg->sasl_let_any_user_do_x);
+    free(cfg->enforce_auth_schemes_raw);
+    for (size_t i = 0; i < cfg->nenforce_auth_schemes; i++)
+        free(cfg->enforce_auth_schemes[i]);
+    free(cfg->enforce_auth_schemes);
     memset(cfg, 0, sizeof *cfg);
 }
 

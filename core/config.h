@@ -107,6 +107,23 @@ struct zk_config {
     char *admin_server_address;    /* 0.0.0.0 */
     int admin_server_port;         /* 8080 */
 
+    /* Authentication (sasl.c, docs/sasl.md). */
+    bool sasl_provider;            /* authProvider.N=...SASLAuthenticationProvider */
+    char *jaas_config;             /* java.security.auth.login.config; else from
+                                    * -D in $JVMFLAGS / $SERVER_JVMFLAGS (config_load) */
+    char *sasl_server_section;     /* sasl.serverconfig, default "Server" */
+    struct jaas_users *sasl_users; /* that section's user_NAME entries; NULL = no
+                                    * section: SASL requests get a null token */
+    char *sasl_super_password;     /* SASLAuthenticationProvider.superPassword */
+    char *sasl_let_any_user_do_x;  /* letAnySaslUserDoX */
+    bool allow_sasl_failed_clients;/* allowSaslFailedClients, false */
+    bool session_require_client_sasl_auth; /* sessionRequireClientSASLAuth, false */
+    bool enforce_auth_enabled;     /* enforce.auth.enabled, or set by the above */
+    char *enforce_auth_schemes_raw;/* enforce.auth.schemes as written */
+    char **enforce_auth_schemes;   /* in effect: split on ',' and trimmed, or {"sasl"} */
+    size_t nenforce_auth_schemes;
+    bool sasl_auth_required;       /* enforcement is on and "sasl" is a scheme */
+
     /* zkplug's own keys. */
     char *plugin_transport;        /* plugin.transport, default "tcp" */
     char *plugin_storage;          /* plugin.storage, default "mem" */

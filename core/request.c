@@ -27,6 +27,7 @@
 #include "metrics_zk.h"
 #include "server.h"
 #include "quorum.h"
+#include "sasl.h"
 #include "reconfig.h"
 #include "txn.h"
 
@@ -42,7 +43,8 @@ static bool request_allowed(struct server *srv, struct conn *c, uint32_t acl_ref
         return true;
     size_t n;
     const struct acl_entry *acl = tree_acl_get(srv->tree, acl_ref, &n);
-    return acl_check(acl, n, perm, &c->auth, srv->cfg->super_digest);
+    return acl_check(acl, n, perm, &c->auth, srv->cfg->super_digest) ||
+           zsasl_acl_allows(srv->cfg, acl, n, perm, &c->auth);
 }
 
 static const char *request_path_str(jute_span path, char *buf, size_t cap);
@@ -207,7 +209,7 @@ static int request_prep_create(struct server *srv, struct conn *c, int32_t type,
     ssize_t slash = request_last_slash(req->path);
     if (slash < 0 || span_has_nul(req->path))
         return ZK_BADARGUMENTS;
-    if (acl_fixup(req->acl, req->nacl, &c->auth, &out->acl, &out->nacl) != 0)
+    if (zsasl_acl_fixup(srv->cfg, req->acl, req->nacl, &c->auth, &out->acl, &out->nacl) != 0)
         return ZK_INVALIDACL;
     struct znode *parent = tree_lookup(srv->tree, (const char *)req->path.ptr, (size_t)slash);
     if (parent == NULL)
@@ -388,7 +390,7 @@ static void request_set_acl(struct server *srv, struct conn *c, int32_t xid, jut
     struct znode *node = NULL;
     if (tree_validate_path((const char *)req.path.ptr, span_len(req.path)) < 0)
         err = ZK_BADARGUMENTS;
-    else if (acl_fixup(req.acl, req.nacl, &c->auth, &prep.acl, &prep.nacl) != 0)
+    else if (zsasl_acl_fixup(srv->cfg, req.acl, req.nacl, &c->auth, &prep.acl, &prep.nacl) != 0)
         err = ZK_INVALIDACL;
     else if ((node = request_lookup(srv, req.path)) == NULL)
         err = ZK_NONODE;
@@ -1008,10 +1010,11 @@ static void request_who_am_i(struct server *srv, struct conn *c, int32_t xid)
         if (strcmp(id->scheme, "digest") == 0) {
             const char *colon = strchr(id->id, ':');
             jute_write_bytes(&srv->out, id->id, colon ? (int32_t)(colon - id->id) : (int32_t)strlen(id->id));
-        } else if (strcmp(id->scheme, "ip") == 0) {
+        } else if (strcmp(id->scheme, "ip") == 0 || (strcmp(id->scheme, "sasl") == 0 && srv->cfg->sasl_provider)) {
             jute_write_string(&srv->out, id->id);
         } else {
-            jute_write_string(&srv->out, NULL);
+            /* AuthUtil.getClientInfos: "" when the scheme has no provider. */
+            jute_write_string(&srv->out, "");
         }
     }
     server_reply_end(srv, c, srv->last_zxid, false);
@@ -1071,6 +1074,73 @@ static void request_auth(struct server *srv, struct conn *c, int32_t xid, jute_r
              (const char *)req.scheme.ptr, c->ip, c->port);
     server_reply_begin(srv, xid, 0, ZK_AUTHFAILED);
     server_reply_end(srv, c, srv->last_zxid, true);
+}
+
+/* ZooKeeperServer.processSasl: one DIGEST-MD5 step per request; the reply
+ * header's zxid is 0 as in ZooKeeper. A failure answers AuthFailed (or
+ * SessionClosedRequireSaslAuth when SASL is enforced) with a null token and
+ * closes the connection, unless allowSaslFailedClients keeps it. */
+static void request_sasl(struct server *srv, struct conn *c, int32_t xid, jute_reader *r)
+{
+    jute_span token = jute_read_bytes(r);
+    if (r->err) {
+        request_malformed(srv, c, xid, ZK_OP_SASL, false);
+        return;
+    }
+    const struct zk_config *cfg = srv->cfg;
+    const uint8_t *out;
+    int32_t outlen;
+    const char *id = NULL;
+    enum zsasl_result res = zsasl_step(&c->sasl, cfg, token.ptr, span_len(token), &out, &outlen, &id);
+    if (res == ZSASL_DONE) {
+        log_info("session 0x%llx: adding SASL authorization for authorizationID: %s",
+                 (unsigned long long)c->session->id, id);
+        int rc = acl_auth_add_id(&c->auth, "sasl", id);
+        if (rc == 0 && zsasl_is_super_user(cfg, id)) {
+            rc = acl_auth_add_id(&c->auth, "super", "");
+            log_info("session 0x%llx: authenticated id '%s' as super user", (unsigned long long)c->session->id,
+                     id);
+        }
+        if (rc != 0) {
+            server_close_conn(srv, c, "out of memory adding a SASL identity");
+            return;
+        }
+    } else if (res == ZSASL_FAILED) {
+        srv->stats.auth_failed_count++;
+        log_warn("client %s:%d failed to SASL authenticate", c->ip, c->port);
+        if (!(cfg->allow_sasl_failed_clients && !cfg->sasl_auth_required)) {
+            int32_t err = cfg->sasl_auth_required ? ZK_SESSIONCLOSEDREQUIRESASLAUTH : ZK_AUTHFAILED;
+            log_warn("closing client connection due to SASL authentication failure");
+            server_reply_begin(srv, xid, 0, err);
+            jute_write_bytes(&srv->out, NULL, -1);
+            server_reply_end(srv, c, srv->last_zxid, true);
+            return;
+        }
+        log_warn("maintaining client connection despite SASL authentication failure");
+    }
+    server_reply_begin(srv, xid, 0, ZK_OK);
+    jute_write_bytes(&srv->out, out, outlen);
+    server_reply_end(srv, c, srv->last_zxid, false);
+}
+
+bool request_enforce_auth(struct server *srv, struct conn *c, const uint8_t *data, size_t len)
+{
+    const struct zk_config *cfg = srv->cfg;
+    if (!cfg->enforce_auth_enabled || len < 8)
+        return true;
+    int32_t xid = (int32_t)jute_get_u32(data);
+    int32_t type = (int32_t)jute_get_u32(data + 4);
+    if (type == ZK_OP_AUTH || type == ZK_OP_SASL)
+        return true;
+    for (size_t i = 0; i < c->auth.nids; i++)
+        for (size_t j = 0; j < cfg->nenforce_auth_schemes; j++)
+            if (strcmp(c->auth.ids[i].scheme, cfg->enforce_auth_schemes[j]) == 0)
+                return true;
+    log_error("client %s:%d: no identity of the enforced authentication scheme(s), closing session", c->ip,
+              c->port);
+    server_reply_begin(srv, xid, 0, ZK_SESSIONCLOSEDREQUIRESASLAUTH);
+    server_reply_end(srv, c, srv->last_zxid, true);
+    return false;
 }
 
 /* ----------------------------------------------------------------- sessions */
@@ -1512,10 +1582,7 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
         request_multi_read(srv, c, h.xid, &r);
         break;
     case ZK_OP_SASL:
-        log_warn("%s:%d: SASL authentication is not supported; answering AuthFailed", c->ip, c->port);
-        srv->stats.auth_failed_count++;
-        server_reply_begin(srv, h.xid, 0, ZK_AUTHFAILED);
-        server_reply_end(srv, c, srv->last_zxid, true);
+        request_sasl(srv, c, h.xid, &r);
         break;
     default: {
         char why[64];

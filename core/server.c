@@ -27,6 +27,7 @@
 #include "metrics_server.h"
 #include "quorum.h"
 #include "registry.h"
+#include "sasl.h"
 #include "snapshot.h"
 #include "stall.h"
 #include "txn.h"
@@ -429,6 +430,8 @@ static void server_on_close(void *ctx, enum zkp_close_reason reason)
     }
     watch_remove_watcher(&c->watcher);
     acl_auth_free(&c->auth);
+    zsasl_conn_free(c->sasl);
+    c->sasl = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -501,7 +504,9 @@ static size_t server_on_data(void *ctx, const uint8_t *data, size_t len, size_t 
         }
         if (!c->initialized)
             request_connect(srv, c, p + 4, (size_t)frame);
-        else if (!srv->qp || !quorum_client_packet(srv, c, p + 4, (size_t)frame))
+        else if (!request_enforce_auth(srv, c, p + 4, (size_t)frame)) {
+            /* refused before it is processed or forwarded; closing */
+        } else if (!srv->qp || !quorum_client_packet(srv, c, p + 4, (size_t)frame))
             request_process(srv, c, p + 4, (size_t)frame);
         consumed += 4 + (size_t)frame;
         if (c->tc && !c->closing && srv->tops->pending(c->tc) > SERVER_MAX_QUEUED_BYTES) {
@@ -1093,6 +1098,7 @@ void server_fini(struct server *srv)
         srv->conns = c->next;
         watch_remove_watcher(&c->watcher);
         acl_auth_free(&c->auth);
+        zsasl_conn_free(c->sasl);
         c->tc = NULL;
         c->refs = 1;
         server_conn_unref(c);

@@ -81,6 +81,7 @@ struct conn {
     int32_t outstanding;
     struct conn_stats stats;
     struct learner_conn *lc; /* on a learner: forwarded requests in flight */
+    struct zsasl_conn *sasl; /* SASL exchange state (sasl.c), NULL until a sasl request */
 };
 
 struct held_reply {
@@ -243,6 +244,12 @@ extern const struct zkp_transport_events server_client_events;
 bool request_is_write(int32_t type);
 /* Dispatch one request packet (after the ConnectRequest). */
 void request_process(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
+/* ZooKeeper's AuthenticationHelper.enforceAuthentication, for a client packet
+ * before it is processed or forwarded: with enforce.auth.enabled (or
+ * sessionRequireClientSASLAuth), any request but auth and sasl from a
+ * connection without an id of an enforced scheme is answered
+ * SessionClosedRequireSaslAuth and the connection closed; false then. */
+bool request_enforce_auth(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
 /* The ConnectRequest. */
 void request_connect(struct server *srv, struct conn *c, const uint8_t *data, size_t len);
 /* Answer a ConnectRequest: the session (its password derived from the id),

@@ -5,8 +5,9 @@
 #   scripts/install-deps.sh --test   build and test dependencies
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev zlib1g-dev libcmocka-dev"
-TEST_PKGS="libzookeeper-mt-dev zookeeper zookeeper-bin python3-kazoo nng-utils python3 python3-pytest python3-mock python3-objgraph python3-pytest-timeout iproute2 util-linux procps"
+# libsasl2-modules carries the DIGEST-MD5 plugin Cyrus SASL loads at run time.
+BUILD_PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev zlib1g-dev libcmocka-dev libsasl2-dev libsasl2-modules"
+TEST_PKGS="libzookeeper-mt-dev zookeeper zookeeper-bin python3-kazoo python3-pure-sasl nng-utils python3 python3-pytest python3-mock python3-objgraph python3-pytest-timeout iproute2 util-linux procps"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

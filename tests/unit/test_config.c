@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jaas.h"
 #include "log.h"
 
 struct fixture {
@@ -573,7 +574,7 @@ static void test_zookeeper_system_property_keys_are_accepted_silently(void **sta
                   "quorum.auth.enableSasl=false\nquorum.cnxn.threads.size=20\nsasl.client=false\n"
                   "authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n"
                   "authProvider.2=org.apache.zookeeper.server.auth.IPAuthenticationProvider\n"
-                  "superUser=admin\njava.security.auth.login.config=/jaas.conf\n"
+                  "superUser=admin\nsuperUser.2=ops\njava.security.auth.login.config=\n"
                   "metricsProvider.className=org.apache.zookeeper.metrics.impl.DefaultMetricsProvider\n"
                   "metricsProvider.httpPort=7000\njvm.pause.monitor=false\n"
                   "request_throttle_max_requests=0\nrequestThrottleLimit=10\nlearner.asyncSending=false\n"
@@ -589,6 +590,71 @@ static void test_zookeeper_system_property_keys_are_accepted_silently(void **sta
     assert_string_equal(test_value(f, "zkplug.loop.maxEvents"), "64");
 }
 
+/* SASL: the JAAS file's Server section, enforce.auth.* and
+ * sessionRequireClientSASLAuth as ZooKeeper's AuthenticationHelper checks them. */
+static void test_sasl_settings(void **state)
+{
+    struct fixture *f = *state;
+    char jaas[128], text[512];
+    test_write(f, "jaas.conf",
+               "/* comment */ Client { x.Y required username=\"u\" password=\"p\"; };\n"
+               "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+               "  user_a=\"pa\" // a comment\n  user_b=\"p\\\"b\" user_a=\"pa2\";\n"
+               "  other.Module OPTIONAL user_c=plain;\n};\n",
+               jaas, sizeof jaas);
+    snprintf(text, sizeof text,
+             MINIMAL "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
+                     "java.security.auth.login.config=%s\nsessionRequireClientSASLAuth=true\n",
+             jaas);
+    test_parse_ok(f, text);
+    assert_true(f->cfg.sasl_provider);
+    assert_int_equal(jaas_users_count(f->cfg.sasl_users), 3);
+    assert_string_equal(jaas_password(f->cfg.sasl_users, "a"), "pa2");
+    assert_string_equal(jaas_password(f->cfg.sasl_users, "b"), "p\"b");
+    assert_string_equal(jaas_password(f->cfg.sasl_users, "c"), "plain");
+    assert_null(jaas_password(f->cfg.sasl_users, "u"));
+    assert_true(f->cfg.enforce_auth_enabled);
+    assert_true(f->cfg.sasl_auth_required);
+    assert_int_equal(f->cfg.nenforce_auth_schemes, 1);
+    assert_string_equal(f->cfg.enforce_auth_schemes[0], "sasl");
+    test_assert_log_has(f, "login module other.Module is not supported", 1);
+
+    /* No Server section: no login, no error. */
+    snprintf(text, sizeof text, MINIMAL "java.security.auth.login.config=%s\nsasl.serverconfig=Nope\n", jaas);
+    test_parse_ok(f, text);
+    assert_null(f->cfg.sasl_users);
+
+    test_parse_ok(f, MINIMAL "enforce.auth.enabled=true\nenforce.auth.schemes= ip , digest\n");
+    assert_int_equal(f->cfg.nenforce_auth_schemes, 2);
+    assert_string_equal(f->cfg.enforce_auth_schemes[1], "digest");
+    assert_false(f->cfg.sasl_auth_required);
+    test_parse_fails(f, MINIMAL "enforce.auth.enabled=true\n",
+                     "conf/zoo.cfg: enforce.auth.enabled is true enforce.auth.schemes must be configured");
+    test_parse_fails(f, MINIMAL "enforce.auth.enabled=true\nenforce.auth.schemes=ip,\n",
+                     "conf/zoo.cfg: authentication scheme  is not available");
+    test_parse_fails(f, MINIMAL "digest.enabled=false\nenforce.auth.enabled=true\nenforce.auth.schemes=digest\n",
+                     "conf/zoo.cfg: authentication scheme digest is not available");
+    test_parse_fails(f, MINIMAL "sessionRequireClientSASLAuth=true\n",
+                     "conf/zoo.cfg: authentication scheme sasl is not available (set authProvider.1="
+                     "org.apache.zookeeper.server.auth.SASLAuthenticationProvider)");
+    /* Enforcement off: the list is not checked. */
+    test_parse_ok(f, MINIMAL "enforce.auth.schemes=x509\n");
+    assert_false(f->cfg.enforce_auth_enabled);
+
+    char bad[128];
+    test_write(f, "bad.conf", "Server {\n  M required\n  user_a=;\n};\n", bad, sizeof bad);
+    snprintf(text, sizeof text, MINIMAL "java.security.auth.login.config=%s\n", bad);
+    assert_int_equal(test_parse(f, text), -EINVAL);
+    assert_non_null(strstr(f->err, "bad.conf:3: expected a value for user_a"));
+    test_write(f, "dup.conf", "Server { M required; };\nServer { M required; };\n", bad, sizeof bad);
+    snprintf(text, sizeof text, MINIMAL "java.security.auth.login.config=%s\n", bad);
+    assert_int_equal(test_parse(f, text), -EINVAL);
+    assert_non_null(strstr(f->err, "can not specify multiple entries for Server"));
+    snprintf(text, sizeof text, MINIMAL "java.security.auth.login.config=%s/missing.conf\n", f->dir);
+    assert_int_equal(test_parse(f, text), -ENOENT);
+    assert_non_null(strstr(f->err, "cannot read the JAAS configuration"));
+}
+
 static void test_java_class_values_never_fail(void **state)
 {
     struct fixture *f = *state;
@@ -601,7 +667,8 @@ static void test_java_class_values_never_fail(void **state)
     test_assert_log_has(f, "INFO  [main] conf/zoo.cfg:3: serverCnxnFactory "
                            "org.apache.zookeeper.server.NettyServerCnxnFactory: client connections are served "
                            "by the transport plugin (plugin.transport) instead", 1);
-    test_assert_log_has(f, "SASL authentication is not supported yet, ignored", 1);
+    test_assert_log_has(f, "key 'authProvider.1'", 0); /* registers the "sasl" scheme */
+    assert_true(f->cfg.sasl_provider);
     test_assert_log_has(f, "conf/zoo.cfg:6: key 'authProvider.x509': authentication provider "
                            "org.apache.zookeeper.server.auth.X509AuthenticationProvider is not supported, ignored", 1);
     /* The Prometheus provider maps to zkplug's /metrics endpoint: no warning. */
@@ -1075,6 +1142,7 @@ int main(void)
         T(test_unknown_key_is_warned_once),
         T(test_zookeeper_system_property_keys_are_accepted_silently),
         T(test_java_class_values_never_fail),
+        T(test_sasl_settings),
         T(test_snapshot_compression_methods),
         T(test_server_lines_are_parsed),
         T(test_bad_server_lines_name_the_line),
