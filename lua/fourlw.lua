@@ -41,20 +41,23 @@ local function conn_line(c, brief)
   return s .. ")"
 end
 
-local function conn_json(c)
+-- ServerCnxn.getConnectionInfo: brief for stats, full for connections;
+-- ids and zxids are numbers here (Jackson prints the longs), and the full
+-- form has the session members even before a session exists.
+local function conn_json(c, brief)
   local o = zk.object()
   o.remote_socket_address = c.remote:sub(2)
   o.interest_ops = c.interest_ops
   o.outstanding_requests = c.outstanding_requests
   o.packets_received = c.packets_received
   o.packets_sent = c.packets_sent
-  if c.session_id ~= 0 then
-    o.session_id = hex(c.session_id)
+  if not brief then
+    o.session_id = c.session_id
     o.last_operation = c.last_operation
     o.established = c.established
-    o.session_timeout = c.session_timeout
-    o.last_cxid = hex(c.last_cxid)
-    o.last_zxid = hex(c.last_zxid)
+    o.session_timeout = c.session_timeout or 0
+    o.last_cxid = c.last_cxid
+    o.last_zxid = c.last_zxid
     o.last_response_time = c.last_response_time
     o.last_latency = c.last_latency
     o.min_latency = c.min_latency
@@ -64,10 +67,10 @@ local function conn_json(c)
   return o
 end
 
-local function connections_json()
+local function connections_json(brief)
   local list = zk.array()
   for _, c in ipairs(zk.connections()) do
-    list[#list + 1] = conn_json(c)
+    list[#list + 1] = conn_json(c, brief)
   end
   return list
 end
@@ -113,9 +116,9 @@ local function server_stats_json()
     { "min_buffer_size", st.min_client_response_size },
     { "max_buffer_size", st.max_client_response_size },
   })
-  s.provider_null = false
   s.data_dir_size = dirs.log_size
   s.log_dir_size = dirs.snap_size
+  s.provider_null = false
   s.server_state = srv.mode
   s.last_processed_zxid = srv.zxid
   s.outstanding_requests = st.outstanding_requests
@@ -147,7 +150,7 @@ zk.command {
   text = function() return server_summary(true) end,
   json = function()
     local r = server_stats_json()
-    r.connections = connections_json()
+    r.connections = connections_json(true)
     r.secure_connections = zk.array()
     return r
   end,
@@ -233,7 +236,7 @@ zk.command {
     return table.concat(out) .. "\n"
   end,
   json = function()
-    return zk.object({ { "connections", connections_json() }, { "secure_connections", zk.array() } })
+    return zk.object({ { "connections", connections_json(false) }, { "secure_connections", zk.array() } })
   end,
 }
 
@@ -542,6 +545,12 @@ zk.command {
   json = function()
     local srv = zk.server()
     local o = zk.object()
+    -- A standalone ZooKeeper is no QuorumZooKeeperServer: only these two.
+    if srv.mode == "standalone" then
+      o.voting = false
+      o.zabstate = ""
+      return o
+    end
     o.myid = 0
     o.is_leader = false
     o.quorum_address = zk.null
