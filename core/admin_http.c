@@ -134,7 +134,8 @@ static void admin_http_list(struct admin_http *a, jute_writer *out)
         }
     for (size_t i = 0; names && i < k; i++) {
         char line[400];
-        snprintf(line, sizeof line, "<a href=\"%s/%s\">%s</a><br/>\n", ADMIN_HTTP_PREFIX, names[i], names[i]);
+        /* As ZooKeeper's JettyAdminServer prints them: link, then <br/>. */
+        snprintf(line, sizeof line, "<a href=\"%s/%s\">%s</a>\n<br/>\n", ADMIN_HTTP_PREFIX, names[i], names[i]);
         jute_write_raw(out, line, strlen(line));
     }
     free(names);

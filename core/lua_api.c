@@ -793,6 +793,8 @@ static int luaapi_server_info(lua_State *L)
     luaapi_set_int(L, "watch_count", (int64_t)(srv->data_watches.nwatches + srv->child_watches.nwatches));
     luaapi_set_int(L, "uptime", (int64_t)(loop_now_ms() - srv->start_ms));
     luaapi_set_int(L, "trace_mask", srv->trace_mask);
+    luaapi_set_int(L, "last_snapshot_zxid", srv->last_snapshot_zxid);
+    luaapi_set_int(L, "last_snapshot_time", srv->last_snapshot_time);
     luaapi_set_int(L, "client_port", srv->listener ? srv->tops->listener_port(srv->listener) : 0);
     return 1;
 }

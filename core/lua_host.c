@@ -1344,20 +1344,21 @@ void luahost_run_admin(struct luahost *h, const char *name, const char *query, j
         lua_setfield(L, -2, "output");
         lua_replace(L, data);
     }
+    /* ZooKeeper's CommandResponse.toMap: the data members, then "command"
+     * and "error"; a command that reports an error keeps it first (its data
+     * carried it), then its data, then "command". */
     jute_writer body;
     jute_writer_init(&body, 1024);
-    luahost_write(&body, "{\n  \"command\" : ");
-    luajson_string(&body, primary, strlen(primary));
-    luahost_write(&body, ",\n  \"error\" : ");
-    if (lua_type(L, data + 1) == LUA_TSTRING) {
+    bool has_error = lua_type(L, data + 1) == LUA_TSTRING;
+    luahost_write(&body, "{\n");
+    if (has_error) {
         size_t len;
         const char *e = lua_tolstring(L, data + 1, &len);
+        luahost_write(&body, "  \"error\" : ");
         luajson_string(&body, e, len);
-    } else {
-        luahost_write(&body, "null");
+        luahost_write(&body, ",\n");
     }
     if (lua_istable(L, data)) {
-        /* Encode the data object and splice its members after "error". */
         jute_writer obj;
         jute_writer_init(&obj, 1024);
         if (luajson_encode(L, data, 0, &obj, err, sizeof err) < 0) {
@@ -1366,17 +1367,18 @@ void luahost_run_admin(struct luahost *h, const char *name, const char *query, j
             luahost_admin_error(out, primary, err);
             goto out;
         }
-        /* obj is "{\n  ...\n}" or "{ }". */
+        /* obj is "{\n  ...\n}" or "{ }": splice its members in. */
         if (obj.len > 4 && obj.data[0] == '{' && obj.data[1] == '\n') {
+            jute_write_raw(&body, obj.data + 2, obj.len - 4);
             luahost_write(&body, ",\n");
-            jute_write_raw(&body, obj.data + 2, obj.len - 2);
-        } else {
-            luahost_write(&body, "\n}");
         }
         jute_writer_free(&obj);
-    } else {
-        luahost_write(&body, "\n}");
     }
+    luahost_write(&body, "  \"command\" : ");
+    luajson_string(&body, primary, strlen(primary));
+    if (!has_error)
+        luahost_write(&body, ",\n  \"error\" : null");
+    luahost_write(&body, "\n}");
     jute_write_raw(out, body.data, body.len);
     if (body.oom)
         out->oom = true;

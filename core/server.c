@@ -622,6 +622,8 @@ static int server_restore_snapshot(void *arg, int64_t zxid, const uint8_t *body,
         return rc;
     }
     srv->last_zxid = zxid;
+    srv->last_snapshot_zxid = zxid;
+    srv->last_snapshot_time = loop_wall_ms() / 1000;
     log_info("loaded snapshot 0x%llx: %zu znodes, %zu sessions", (unsigned long long)zxid, srv->tree->count,
              srv->nsessions);
     return 0;
@@ -707,6 +709,8 @@ static void server_snapshot_result(struct server *srv, int rc, const char *err)
     } else if (rc < 0) {
         log_error("snapshot 0x%llx failed: %s", (unsigned long long)srv->snapshot_zxid, err);
     } else {
+        srv->last_snapshot_zxid = srv->snapshot_zxid;
+        srv->last_snapshot_time = loop_wall_ms() / 1000;
         log_info("snapshot 0x%llx written: %zu znodes in %llu ms", (unsigned long long)srv->snapshot_zxid,
                  srv->tree->count, (unsigned long long)(loop_now_ms() - srv->snapshot_started_ms));
     }
@@ -834,7 +838,8 @@ static int server_restore_txn(void *arg, int64_t zxid, const uint8_t *data, size
 static int64_t server_gauge_znodes(void *arg) { return (int64_t)((struct server *)arg)->tree->count + 1; }
 static int64_t server_gauge_sessions(void *arg) { return (int64_t)((struct server *)arg)->nsessions; }
 static int64_t server_gauge_conns(void *arg) { return (int64_t)((struct server *)arg)->nconns; }
-static int64_t server_gauge_data_size(void *arg) { return ((struct server *)arg)->tree->data_size; }
+/* ZooKeeper's DataTree holds the root twice (as "" and "/"): one byte more. */
+static int64_t server_gauge_data_size(void *arg) { return ((struct server *)arg)->tree->data_size + 1; }
 static int64_t server_gauge_watches(void *arg)
 {
     struct server *srv = arg;
@@ -866,6 +871,7 @@ int server_init(struct server *srv, struct zk_config *cfg, const char *plugin_di
     srv->cfg = cfg;
     srv->server_id = cfg->myid > 0 ? cfg->myid : 1;
     srv->committed_zxid = INT64_MAX;
+    srv->last_snapshot_zxid = srv->last_snapshot_time = -1;
     srv->trace_mask = 306;
     srv->stats.last_client_response_size = -1;
     srv->stats.min_client_response_size = -1;

@@ -132,6 +132,7 @@ struct server {
     int64_t committed_zxid;
     int64_t zxid_epoch;    /* quorum: the epoch new zxids belong to */
     bool snapshot_deferred; /* a snapshot waits until no txn is uncommitted */
+    int64_t last_snapshot_zxid, last_snapshot_time; /* -1 / -1 none; wall seconds */
     struct quorum_peer *qp; /* NULL when standalone */
     struct held_reply *held_head, *held_tail;
     size_t nheld;

@@ -502,7 +502,8 @@ zk.command {
 zk.command {
   name = "last_snapshot", aliases = { "lsnp" },
   json = function()
-    return zk.object({ { "zxid", hex(-1) }, { "timestamp", -1 } })
+    local srv = zk.server()
+    return zk.object({ { "zxid", hex(srv.last_snapshot_zxid) }, { "timestamp", srv.last_snapshot_time } })
   end,
 }
 
