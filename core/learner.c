@@ -380,16 +380,8 @@ static struct learner_connecting *learner_take_connecting(struct learner *l, int
 
 static void learner_attach_session(struct learner *l, struct conn *c, struct session *s, int64_t zxid)
 {
-    struct server *srv = l->srv;
-    if (s->conn && s->conn != c) {
-        struct conn *old = s->conn;
-        old->session = NULL;
-        server_close_conn(srv, old, "session moved to another connection");
-    }
-    s->conn = c;
-    c->session = s;
-    server_session_touch(srv, s);
-    request_connect_answer(srv, c, s->id, s->timeout, zxid);
+    server_session_attach(l->srv, s, c);
+    request_connect_answer(l->srv, c, s->id, s->timeout, zxid);
 }
 
 static void learner_revalidated(struct learner *l, const struct zab_packet *p)

@@ -1281,14 +1281,7 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
             }
             s->local = true;
         }
-        if (s->conn && s->conn != c) {
-            struct conn *old = s->conn;
-            old->session = NULL;
-            server_close_conn(srv, old, "session moved to another connection");
-        }
-        s->conn = c;
-        c->session = s;
-        server_session_touch(srv, s);
+        server_session_attach(srv, s, c);
         request_connect_answer(srv, c, s->id, timeout, srv->last_zxid);
         return;
     }
@@ -1317,15 +1310,8 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
             request_connect_reply(srv, c, 0, 0, NULL, srv->last_zxid, true);
             return;
         }
-        if (s->conn && s->conn != c) {
-            struct conn *old = s->conn;
-            old->session = NULL;
-            server_close_conn(srv, old, "session moved to another connection");
-        }
-        s->conn = c;
         s->timeout = timeout;
-        c->session = s;
-        server_session_touch(srv, s);
+        server_session_attach(srv, s, c);
         request_connect_reply(srv, c, timeout, s->id, s->passwd, srv->last_zxid, false);
         return;
     }

@@ -112,6 +112,18 @@ struct session *server_session_add(struct server *srv, int64_t id, int32_t timeo
     return s;
 }
 
+void server_session_attach(struct server *srv, struct session *s, struct conn *c)
+{
+    if (s->conn && s->conn != c) {
+        struct conn *old = s->conn;
+        old->session = NULL;
+        server_close_conn(srv, old, "session moved to another connection");
+    }
+    s->conn = c;
+    c->session = s;
+    server_session_touch(srv, s);
+}
+
 void server_session_remove(struct server *srv, struct session *s)
 {
     struct session **link = &srv->session_buckets[server_session_slot(srv, s->id)];

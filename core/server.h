@@ -206,6 +206,9 @@ void server_close_conn(struct server *srv, struct conn *c, const char *why);
 struct session *server_session_find(struct server *srv, int64_t id);
 struct session *server_session_add(struct server *srv, int64_t id, int32_t timeout);
 void server_session_remove(struct server *srv, struct session *s);
+/* A connection takes a session over (a reconnect): the previous connection
+ * holding it is closed, the session touched. */
+void server_session_attach(struct server *srv, struct session *s, struct conn *c);
 void server_session_touch(struct server *srv, struct session *s);
 void session_generate_passwd(int64_t id, uint8_t out[16]);
 
