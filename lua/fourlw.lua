@@ -337,7 +337,7 @@ zk.command {
 -- follow in registration order. Each pair: { name, value, number } (number:
 -- a double's value, for JSON).
 local MNTR_FIRST = {
-  "version", "server_state", "ephemerals_count", "num_alive_connections",
+  "version", "server_state", "peer_state", "ephemerals_count", "num_alive_connections",
   "avg_latency", "min_latency", "max_latency", "outstanding_requests",
   "znode_count", "global_sessions", "local_sessions", "watch_count",
   "approximate_data_size", "open_file_descriptor_count",

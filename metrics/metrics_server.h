@@ -3,7 +3,11 @@
  * lacks, ZooKeeper's catalog, the beans of a standalone server
  * (StandaloneServer_port<N>, its InMemoryDataTree, one Connections bean per
  * session-holding connection, and zkplug's Metrics and RequestLatency
- * beans), and the bus.
+ * beans) or of an ensemble member (ReplicatedServer_id<N>, its local and
+ * remote peers, the LeaderElection bean and the Leader / Follower /
+ * Observer / ReadOnlyServer bean of the current role with the data tree and
+ * connections under it, registered and unregistered as the peer's state
+ * changes, and the quorum's mntr gauges), and the bus.
  *
  * Call order (event-loop thread): metrics_server_open once the server
  * serves (after server_start has opened the client port), then
@@ -27,7 +31,8 @@ void metrics_server_close(struct server *srv);
 /* Reconcile the connection beans with the server's connections now. */
 void metrics_server_sync(struct server *srv);
 
-/* The name of the server's bean (valid while open), or NULL. */
+/* The name of the server's bean (valid while open; on an ensemble member
+ * the current role's bean, until the role ends), or NULL. */
 const char *metrics_server_bean_name(void);
 
 #endif
