@@ -3,7 +3,7 @@
 # (../shared/compat/kazoo/run.sh beside the project) and checks that every test
 # that passes on Apache ZooKeeper 3.8.0 in the same mode passes on zkplug,
 # except those listed in expected-differences.txt with a reason.
-#   run_kazoo.sh MODE ZKPLUG_BIN PLUGIN_DIR RESULTS_PARENT      (MODE: standalone)
+#   run_kazoo.sh MODE ZKPLUG_BIN PLUGIN_DIR RESULTS_PARENT      (MODE: standalone or ensemble)
 set -eu
 mode=$1 bin=$2 plugins=$3 results_parent=$4
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +12,7 @@ shared=$(cd "$here/../../.." && pwd)/shared/compat/kazoo
 
 case "$mode" in
     standalone) export ZOOKEEPER_CLUSTER_SIZE=1; baseline=$shared/baseline-zk-3.8.0-standalone.tsv ;;
+    ensemble) unset ZOOKEEPER_CLUSTER_SIZE; baseline=$shared/baseline-zk-3.8.0.tsv ;; # the runner's default cluster
     *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 
