@@ -60,6 +60,9 @@ struct hooks_ops {
     void (*server_stopping)(void *ctx, struct server *srv);
     void (*audit)(void *ctx, const struct hooks_audit_event *ev);
     void (*session_event)(void *ctx, int64_t session_id, enum hooks_session_event what);
+    /* An ensemble member's state changed ("looking", "leading", "following",
+     * "observing", "read-only"); leader >= 0 when an election just named it. */
+    void (*peer_state)(void *ctx, const char *state, int64_t leader);
     /* Is `word` (a four-letter word, or an admin command name) a command the
      * host answers? Then run it, appending its output to out. */
     bool (*command_exists)(void *ctx, const char *word);

@@ -779,10 +779,30 @@ static int luaapi_server_info(lua_State *L)
     }
     luaapi_set_str(L, "version", luaapi_version());
     luaapi_set_int(L, "zxid", srv->last_zxid);
-    luaapi_set_int(L, "epoch", (int64_t)((uint64_t)srv->last_zxid >> 32));
+    luaapi_set_int(L, "epoch", srv->qp ? srv->qp->current_epoch : (int64_t)((uint64_t)srv->last_zxid >> 32));
     luaapi_set_int(L, "counter", srv->last_zxid & 0xffffffff);
     luaapi_set_int(L, "server_id", srv->cfg->myid);
+    /* The ensemble's members (empty standalone), and the leader's id when
+     * one is known. */
     lua_newtable(L);
+    if (srv->qp) {
+        const struct fle_quorum *v = &srv->qp->verifier;
+        for (size_t i = 0; i < v->nmembers; i++) {
+            const struct fle_member *m = &v->members[i];
+            lua_createtable(L, 0, 6);
+            luaapi_set_int(L, "id", m->id);
+            luaapi_set_str(L, "host", m->host);
+            luaapi_set_int(L, "quorum_port", m->quorum_port);
+            luaapi_set_int(L, "election_port", m->election_port);
+            luaapi_set_str(L, "type", m->observer ? "observer" : "participant");
+            luaapi_set_int(L, "client_port", m->client_port);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        if (srv->qp->state != ZKP_PEER_LOOKING) {
+            lua_pushinteger(L, srv->qp->vote.leader);
+            lua_setfield(L, -3, "leader");
+        }
+    }
     lua_setfield(L, -2, "peers");
     luaapi_set_int(L, "node_count", srv->tree ? (int64_t)srv->tree->count + 1 : 0);
     luaapi_set_int(L, "data_size", srv->tree ? srv->tree->data_size : 0);
@@ -1608,6 +1628,8 @@ void luaapi_push_event(lua_State *L, const struct luaev *ev, const char *line, s
     luaapi_set_str(L, "znode_type", ev->znode_type);
     luaapi_set_str(L, "acl", ev->acl);
     luaapi_set_str(L, "state", ev->state);
+    if (ev->kind == LUAEV_LEADER_ELECTED)
+        luaapi_set_int(L, "leader", ev->leader);
     if (ev->kind == LUAEV_AUDIT) {
         luaapi_set_str(L, "result", results[ev->result <= HOOKS_RESULT_INVOKED ? ev->result : 0]);
         luaapi_set_int(L, "err", ev->err);

@@ -1051,6 +1051,17 @@ static void luahost_hook_stopping(void *ctx, struct server *srv)
     luahost_post_simple(h, LUAEV_STOP, 0, "shutdown");
 }
 
+static void luahost_hook_peer_state(void *ctx, const char *state, int64_t leader)
+{
+    struct luahost *h = ctx;
+    luahost_post_simple(h, LUAEV_STATE_CHANGE, 0, state);
+    if (leader >= 0 && luahost_wants(h, LUAEV_LEADER_ELECTED)) {
+        struct luaev *ev = luahost_post(h, LUAEV_LEADER_ELECTED, NULL, NULL, NULL, NULL, NULL, NULL, state);
+        if (ev)
+            ev->leader = leader;
+    }
+}
+
 static void luahost_hook_audit(void *ctx, const struct hooks_audit_event *ev)
 {
     struct luahost *h = ctx;
@@ -1223,6 +1234,7 @@ static const struct hooks_ops luahost_hooks = {
     .server_stopping = luahost_hook_stopping,
     .audit = luahost_hook_audit,
     .session_event = luahost_hook_session,
+    .peer_state = luahost_hook_peer_state,
     .command_exists = luahost_hook_exists,
     .command_run = luahost_hook_run,
 };

@@ -80,6 +80,7 @@ struct luaev {
     enum luaev_kind kind;
     int64_t time_ms; /* wall clock when it happened */
     int64_t session;
+    int64_t leader; /* LUAEV_LEADER_ELECTED */
     int32_t err;
     enum hooks_result result;
     const char *operation, *user, *ip, *znode, *znode_type, *acl, *state;

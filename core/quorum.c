@@ -256,12 +256,21 @@ static const char *quorum_state_name(enum zkp_peer_state st)
     return "?";
 }
 
-static void quorum_set_state(struct quorum_peer *qp, enum zkp_peer_state st)
+static void quorum_set_state(struct quorum_peer *qp, enum zkp_peer_state st, int64_t leader)
 {
+    struct server *srv = qp->srv;
     qp->role_since_ms = loop_now_ms();
-    if (qp->state != st)
+    bool changed = qp->state != st;
+    if (changed)
         log_info("peer state changed: %s -> %s", quorum_state_name(qp->state), quorum_state_name(st));
     qp->state = st;
+    if ((changed || leader >= 0) && srv->hooks && srv->hooks->peer_state)
+        srv->hooks->peer_state(srv->hooks_ctx,
+                               st == ZKP_PEER_LEADING     ? "leading"
+                               : st == ZKP_PEER_FOLLOWING ? "following"
+                               : st == ZKP_PEER_OBSERVING ? "observing"
+                                                          : "looking",
+                               leader);
     log_set_role(st == ZKP_PEER_LEADING     ? "leader"
                  : st == ZKP_PEER_FOLLOWING ? "follower"
                  : st == ZKP_PEER_OBSERVING ? "observer"
@@ -281,6 +290,8 @@ static void quorum_ro_start(void *arg)
      * from it and refuses writes. */
     srv->committed_zxid = srv->last_zxid;
     qp->read_only = true;
+    if (srv->hooks && srv->hooks->peer_state)
+        srv->hooks->peer_state(srv->hooks_ctx, "read-only", -1);
 }
 
 static void quorum_ro_end(struct quorum_peer *qp)
@@ -322,7 +333,7 @@ static void quorum_election_done(void *arg, enum zkp_peer_state state, const str
     qp->last_election_ms = (int64_t)(loop_now_ms() - qp->election_started_ms);
     log_info("election done in %" PRId64 " ms: leader %" PRId64 ", zxid 0x%" PRIx64 ", state %s",
              qp->last_election_ms, vote->leader, (uint64_t)vote->zxid, quorum_state_name(state));
-    quorum_set_state(qp, state);
+    quorum_set_state(qp, state, vote->leader);
     qp->eops->set_current_vote(qp->election->state, state, vote);
     char err[256] = "";
     int rc;
@@ -339,7 +350,7 @@ static void quorum_look(struct quorum_peer *qp)
     struct server *srv = qp->srv;
     if (qp->stopping)
         return;
-    quorum_set_state(qp, ZKP_PEER_LOOKING);
+    quorum_set_state(qp, ZKP_PEER_LOOKING, -1);
     qp->looking_since_ms = qp->election_started_ms = loop_now_ms();
     qp->elections++;
     struct zkp_vote own = {

@@ -101,10 +101,10 @@ def _die_with_parent():
         _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
-def spawn(argv, log):
+def spawn(argv, log, extra_env=None):
     """Starts a server process in its own session, output to the open file
-    `log`. Call from the main thread only (the parent-death signal follows
-    the thread that forked)."""
+    `log`, with extra_env added to the environment. Call from the main
+    thread only (the parent-death signal follows the thread that forked)."""
     global _libc
     if _libc is None:
         try:
@@ -112,8 +112,9 @@ def spawn(argv, log):
             _libc = ctypes.CDLL(None, use_errno=True)
         except OSError:
             _libc = None
+    env = dict(os.environ, **extra_env) if extra_env else None
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=_die_with_parent)
+                            start_new_session=True, preexec_fn=_die_with_parent, env=env)
 
 
 class Server:
@@ -209,7 +210,7 @@ class Server:
         log = open(self.log_path, "ab")
         log.write(("---- start %s\n" % time.strftime("%H:%M:%S")).encode())
         log.flush()
-        self.proc = spawn(self.argv(), log)
+        self.proc = spawn(self.argv(), log, getattr(self, "env", None))
         log.close()
         self.ens.started.append(self.proc)
 

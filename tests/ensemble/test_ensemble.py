@@ -23,6 +23,8 @@
             `three` failover rounds across the two kinds
   reconfig  reconfigEnabled: 3 -> 4 servers, the leader removed, a follower
             turned observer and back, under write load
+  luahooks  (zkplug) Lua state_change / leader_elected events and zk.server()'s
+            peers on ensemble members, across a leader change
   preferred (zkplug) the example election plugin leads an ensemble with its
             preferred server, fails over and rejoins
 
@@ -876,12 +878,74 @@ def scenario_reconfig(args, base):
     say("  final config: %s" % texts[-1].replace("\n", " | "))
 
 
+def scenario_luahooks(args, base):
+    # zkplug only: Lua sees the quorum. A script in lua.scriptsDir records
+    # state_change and leader_elected events and adds a command that answers
+    # with zk.server()'s mode, leader and peers. Killing the leader must
+    # show up in a follower's events: looking, then the new state with the
+    # new leader's id.
+    if args.server != "zkplug":
+        say("  luahooks: a zkplug feature; nothing to run against ZooKeeper")
+        return
+    scripts = os.path.join(base, "lua")
+    os.makedirs(scripts, exist_ok=True)
+    events = os.path.join(base, "events-%d.log")
+    with open(os.path.join(scripts, "quorum.lua"), "w") as f:
+        f.write("""-- test script: records quorum events, answers 'qpeers'
+local path, out = os.getenv("ZKPLUG_TEST_EVENTS"), nil
+local function record(...)
+  out = out or zk.appender(path)
+  out:write(...)
+end
+zk.on("state_change", function(ev) record("state ", ev.state, "\\n") end)
+zk.on("leader_elected", function(ev) record("leader ", ev.leader, " ", ev.state, "\\n") end)
+zk.command { name = "qpeers", word = "qprs", text = function()
+  local srv = zk.server()
+  local ids = {}
+  for _, p in ipairs(srv.peers) do ids[#ids + 1] = p.id .. ":" .. p.type end
+  return srv.mode .. " leader=" .. tostring(srv.leader) .. " epoch=" .. srv.epoch ..
+         " peers=" .. table.concat(ids, ",") .. "\\n"
+end }
+""")
+    ens = Ensemble(args, base, 3, extra_cfg=["lua.scriptsDir=" + scripts])
+    args.ens = ens
+    for sv in ens.all():
+        sv.env = {"ZKPLUG_TEST_EVENTS": events % sv.sid}
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    for sv in ens.all():
+        text = (ensemble.four_letter(sv.client_port, "qprs") or "").strip()
+        check(text.startswith(sv.mode() + " leader=%d " % leader.sid) and
+              text.endswith("peers=1:participant,2:participant,3:participant"),
+              "server %d: qprs says %r" % (sv.sid, text))
+    follower = [sv for sv in ens.all() if sv is not leader][0]
+    leader.kill()
+    new_leader = ens.wait_roles(60, servers=[sv for sv in ens.all() if sv is not leader])
+    deadline = time.monotonic() + 10
+    want = "leader %d %s" % (new_leader.sid, "leading" if follower is new_leader else "following")
+    lines = []
+    while time.monotonic() < deadline:
+        try:
+            with open(events % follower.sid) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        if want in lines:
+            break
+        time.sleep(0.1)
+    check("leader %d following" % leader.sid in lines, "server %d events %r" % (follower.sid, lines))
+    check(want in lines and "state looking" in lines[lines.index("leader %d following" % leader.sid):],
+          "server %d events after the kill: %r" % (follower.sid, lines))
+    say("  qprs on each member names leader %d and 3 peers; after the kill, server %d's events: %s"
+        % (leader.sid, follower.sid, " | ".join(lines)))
+
+
 SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
              "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
              "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
              "readonly": (scenario_readonly, 150), "stepdown": (scenario_stepdown, 150),
              "preferred": (scenario_preferred, 150), "mixed": (scenario_mixed, 200),
-             "reconfig": (scenario_reconfig, 200)}
+             "reconfig": (scenario_reconfig, 200), "luahooks": (scenario_luahooks, 120)}
 
 
 def main():
