@@ -1432,6 +1432,8 @@ static int luaapi_reset_server_stats(lua_State *L)
     st->bytes_received_count = 0;
     st->large_requests_rejected = 0;
     st->digest_mismatches_count = 0;
+    /* ZooKeeper's ServerStats.reset resets every server metric too. */
+    metrics_reset_counters();
     return 0;
 }
 

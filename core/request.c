@@ -665,6 +665,11 @@ static void request_multi(struct server *srv, struct conn *c, int32_t xid, jute_
         for (size_t i = 0; i < n; i++) {
             txn_undo_release(srv, &undos[i]);
             results[i].type = ops[i].type;
+            /* Applied op by op with undo, so counted here, once the multi
+             * stands (txn.c counts every other applied txn). */
+            if (ops[i].type != ZK_OP_CHECK)
+                metrics_namespace_write((const char *)preps[i].txn.path.ptr, span_len(preps[i].txn.path),
+                                        (int64_t)span_len(preps[i].txn.data)); /* delete: none */
         }
     }
     /* Log the multi txn (already applied op by op). */
@@ -725,6 +730,7 @@ static void request_exists(struct server *srv, struct conn *c, int32_t xid, jute
         request_reply_header(srv, c, xid, ZK_NONODE);
         return;
     }
+    metrics_namespace_read((const char *)req.path.ptr, span_len(req.path), 0); /* DataTree.statNode */
     struct zk_stat st;
     tree_node_stat(node, &st);
     server_reply_begin(srv, xid, srv->last_zxid, ZK_OK);
@@ -750,6 +756,7 @@ static int request_get_data_body(struct server *srv, struct conn *c, jute_span p
         return err;
     if (watch)
         watch_add(&srv->data_watches, (const char *)path.ptr, span_len(path), &c->watcher, WATCH_STANDARD);
+    metrics_namespace_read((const char *)path.ptr, span_len(path), node->data_len); /* DataTree.getData */
     struct zk_stat st;
     tree_node_stat(node, &st);
     if (w) {
@@ -769,8 +776,14 @@ static int request_get_children_body(struct server *srv, struct conn *c, jute_sp
     if (watch)
         watch_add(&srv->child_watches, (const char *)path.ptr, span_len(path), &c->watcher, WATCH_STANDARD);
     proto_write_string_count(w, (int32_t)node->nchildren);
-    for (uint32_t i = 0; i < node->nchildren; i++)
+    bool count = metrics_zk_enabled();
+    int64_t names = 0;
+    for (uint32_t i = 0; i < node->nchildren; i++) {
         jute_write_bytes(w, node->children[i]->name, (int32_t)node->children[i]->name_len);
+        if (count)
+            names += (int64_t)metrics_java_length(node->children[i]->name, node->children[i]->name_len);
+    }
+    metrics_namespace_read((const char *)path.ptr, span_len(path), names); /* DataTree.getChildren */
     if (with_stat) {
         struct zk_stat st;
         tree_node_stat(node, &st);

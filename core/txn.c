@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_zk.h"
 #include "server.h"
 
 /* ------------------------------------------------------------------ events */
@@ -222,6 +223,8 @@ static int txn_apply_create(struct server *srv, const struct proto_txn_header *h
         }
         tree_node_stat(node, &res->stat);
     }
+    if (undo == NULL) /* else request.c counts it once the multi stands */
+        metrics_namespace_write(path, len, txn->data.len > 0 ? txn->data.len : 0); /* DataTree.createNode */
     txn_event_add(ev, ZK_EVENT_CREATED, path, len);
     txn_event_add(ev, ZK_EVENT_CHILDREN_CHANGED, slash ? path : "/", slash ? slash : 1);
     return ZK_OK;
@@ -269,6 +272,8 @@ static int txn_delete_node(struct server *srv, struct znode *node, int64_t zxid,
     while (slash > 0 && path[slash - 1] != '/')
         slash--;
     slash = slash ? slash - 1 : 0;
+    if (undo == NULL)
+        metrics_namespace_write(path, len, 0); /* DataTree.deleteNode */
     txn_event_add(ev, ZK_EVENT_DELETED, path, len);
     txn_event_add(ev, ZK_EVENT_CHILDREN_CHANGED, slash ? path : "/", slash ? slash : 1);
     free(path);
@@ -314,6 +319,9 @@ static int txn_apply_set_data(struct server *srv, const struct proto_txn_header 
     tree_digest_add(t, node);
     if (res)
         tree_node_stat(node, &res->stat);
+    if (undo == NULL)
+        metrics_namespace_write((const char *)txn->path.ptr, len,
+                                txn->data.len > 0 ? txn->data.len : 0); /* DataTree.setData */
     txn_event_add(ev, ZK_EVENT_DATA_CHANGED, (const char *)txn->path.ptr, len);
     return ZK_OK;
 }

@@ -89,9 +89,71 @@ static void metrics_prom_sample(struct metrics_buf *out, const char *name, const
     metrics_buf_putc(out, '\n');
 }
 
+/* A label value: backslash, double quote and newline escaped. */
+static void metrics_prom_label_value(struct metrics_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            metrics_buf_putc(out, '\\');
+        if (*s == '\n')
+            metrics_buf_puts(out, "\\n");
+        else
+            metrics_buf_putc(out, *s);
+    }
+}
+
+/* <name><suffix>{key="<key>",[quantile="<q>",]} <v> */
+static void metrics_prom_set_sample(struct metrics_buf *out, const char *name, const char *suffix, const char *key,
+                                    const char *quantile, double v)
+{
+    metrics_prom_name(out, name);
+    metrics_buf_puts(out, suffix);
+    metrics_buf_puts(out, "{key=\"");
+    metrics_prom_label_value(out, key);
+    metrics_buf_puts(out, "\",");
+    if (quantile)
+        metrics_buf_printf(out, "quantile=\"%s\",", quantile);
+    metrics_buf_puts(out, "} ");
+    metrics_prom_double(out, v);
+    metrics_buf_putc(out, '\n');
+}
+
+struct metrics_prom_ctx {
+    struct metrics_buf *out;
+    const char *set; /* the summary set whose header was written last */
+};
+
+/* One key of a summary set, as ZooKeeper's PrometheusLabelledSummary: the
+ * set is one summary family labelled by key. */
+static void metrics_prom_set_member(struct metrics_prom_ctx *ctx, const struct metrics_value *v)
+{
+    struct metrics_buf *out = ctx->out;
+    if (ctx->set == NULL || strcmp(ctx->set, v->set_name) != 0) {
+        metrics_prom_header(out, v->set_name, "summary");
+        ctx->set = v->set_name;
+    }
+    struct metrics_summary_stats st;
+    metrics_summary_read(v->summary, &st);
+    const char *name = v->set_name, *key = v->set_key;
+    double nan = st.window ? 0 : NAN;
+    metrics_prom_set_sample(out, name, "", key, "0.5", st.window ? (double)st.p50 : nan);
+    if (v->summary->level == METRICS_SUMMARY_ADVANCED) {
+        metrics_prom_set_sample(out, name, "", key, "0.9", st.window ? (double)st.p90 : nan);
+        metrics_prom_set_sample(out, name, "", key, "0.99", st.window ? (double)st.p99 : nan);
+    }
+    metrics_prom_set_sample(out, name, "_count", key, NULL, (double)st.count);
+    metrics_prom_set_sample(out, name, "_sum", key, NULL, (double)st.sum);
+}
+
 static void metrics_prom_visit(void *arg, const char *name, const struct metrics_value *v)
 {
-    struct metrics_buf *out = arg;
+    struct metrics_prom_ctx *ctx = arg;
+    struct metrics_buf *out = ctx->out;
+    if (v->set_name != NULL) {
+        metrics_prom_set_member(ctx, v);
+        return;
+    }
+    ctx->set = NULL;
     switch (v->type) {
     case METRICS_VALUE_INT:
     case METRICS_VALUE_DOUBLE:
@@ -120,5 +182,6 @@ static void metrics_prom_visit(void *arg, const char *name, const struct metrics
 
 void metrics_prom_render(struct metrics_buf *out)
 {
-    metrics_foreach_value(metrics_prom_visit, out);
+    struct metrics_prom_ctx ctx = {.out = out};
+    metrics_foreach_value(metrics_prom_visit, &ctx);
 }

@@ -3,7 +3,9 @@
  * ZooKeeper's PrometheusMetricsProvider writes it: the metric names are the
  * registry's (ZooKeeper's) names, counters and gauges one sample each,
  * summaries as <name>{quantile="0.5",} ... <name>_count <name>_sum with
- * quantiles 0.5 (BASIC) or 0.5, 0.9, 0.99 (ADVANCED); values printed as
+ * quantiles 0.5 (BASIC) or 0.5, 0.9, 0.99 (ADVANCED), summary sets as one
+ * family labelled by key (<name>{key="ns",quantile="0.5",} ...,
+ * <name>_count{key="ns",}; a set with no key yet is left out); values printed as
  * Java prints doubles ("5.0"). String metrics have no Prometheus form and
  * are left out, as in ZooKeeper.
  *

@@ -2,8 +2,10 @@
  * ZooKeeper's metric catalog and the per-opcode latency summaries (see
  * metrics_zk.h). The name tables are ServerMetrics.java of ZooKeeper 3.8.0:
  * every getCounter and getSummary call, in its order, with its DetailLevel.
- * Summary sets (per namespace, per learner) have no fixed names and appear
- * only once recorded, so they are not listed.
+ * The two summary sets zkplug feeds, read_per_namespace and
+ * write_per_namespace, are registered with the catalog (they show keys only
+ * once recorded); ZooKeeper's other sets and counter sets (per learner, per
+ * quota namespace) are not.
  */
 #include "metrics_zk.h"
 
@@ -41,8 +43,12 @@ static const char *const metrics_zk_counters[] = {
     "proposal_count", "quit_leading_due_to_disloyal_voter", "stale_requests", "stale_requests_dropped",
     "stale_replies", "request_throttle_wait_count", "large_requests_rejected", "digest_mismatches_count",
     "unsuccessful_handshake", "insecure_admin_count", "tls_handshake_exceeded",
-    "cnxn_closed_without_zk_server_running", "skip_learner_request_to_next_processor_count", "response_bytes",
-    "watch_bytes",
+    "cnxn_closed_without_zk_server_running", "skip_learner_request_to_next_processor_count",
+    /* Requests of learners a leader did not pass to its CommitProcessor
+     * (zookeeper.forwardLearnerRequestsToCommitProcessorDisabled): zkplug
+     * has no commit processor and never leaves a learner's request out of
+     * its commit path, so this stays 0. */
+    "requests_not_forwarded_to_commit_processor", "response_bytes", "watch_bytes",
 };
 
 static const struct metrics_zk_summary_name metrics_zk_summaries[] = {
@@ -151,6 +157,8 @@ static const struct metrics_op metrics_ops[] = {
 #define METRICS_NOPS (sizeof metrics_ops / sizeof metrics_ops[0])
 
 struct metrics_zk metrics_zk;
+static const char metrics_zk_read_ns[] = "read_per_namespace";
+static const char metrics_zk_write_ns[] = "write_per_namespace";
 static int64_t metrics_zk_counter_values[METRICS_ZK_NCOUNTERS];
 static struct metrics_summary metrics_zk_summary_values[METRICS_ZK_NSUMMARIES];
 static struct metrics_summary metrics_op_summaries[METRICS_NOPS];
@@ -168,6 +176,8 @@ static void metrics_zk_prepare(void)
         return;
     metrics_summary_init(&metrics_zk.readlatency, METRICS_SUMMARY_ADVANCED);
     metrics_summary_init(&metrics_zk.updatelatency, METRICS_SUMMARY_ADVANCED);
+    metrics_summary_set_init(&metrics_zk.read_per_namespace, METRICS_SUMMARY_BASIC);
+    metrics_summary_set_init(&metrics_zk.write_per_namespace, METRICS_SUMMARY_BASIC);
     for (size_t i = 0; i < METRICS_ZK_NSUMMARIES; i++)
         metrics_summary_init(&metrics_zk_summary_values[i], metrics_zk_summaries[i].level);
     for (size_t i = 0; i < METRICS_NOPS; i++) {
@@ -211,6 +221,10 @@ void metrics_zk_register(void)
         if (!metrics_exists(name))
             metrics_register_summary(name, s);
     }
+    if (!metrics_exists(metrics_zk_write_ns))
+        metrics_register_summary_set(metrics_zk_write_ns, &metrics_zk.write_per_namespace);
+    if (!metrics_exists(metrics_zk_read_ns))
+        metrics_register_summary_set(metrics_zk_read_ns, &metrics_zk.read_per_namespace);
     for (size_t i = 0; i < METRICS_NOPS; i++)
         metrics_register_summary(metrics_ops[i].key, &metrics_op_summaries[i]);
 }
@@ -226,6 +240,10 @@ void metrics_zk_unregister(void)
     }
     for (size_t i = 0; i < METRICS_NOPS; i++)
         metrics_unregister_bound(metrics_ops[i].key, &metrics_op_summaries[i]);
+    metrics_unregister_bound(metrics_zk_write_ns, &metrics_zk.write_per_namespace);
+    metrics_unregister_bound(metrics_zk_read_ns, &metrics_zk.read_per_namespace);
+    metrics_summary_set_clear(&metrics_zk.write_per_namespace);
+    metrics_summary_set_clear(&metrics_zk.read_per_namespace);
 }
 
 void metrics_zk_set_enabled(bool on)
@@ -251,4 +269,61 @@ void metrics_request_record(int32_t type, uint64_t elapsed_ns)
      * the request carried a txn. */
     int64_t ms = (int64_t)(elapsed_ns / 1000000u);
     metrics_summary_record(metrics_ops[i].update ? &metrics_zk.updatelatency : &metrics_zk.readlatency, ms);
+}
+
+/* ZooKeeper's PathUtils.getTopNamespace: the first component of path and
+ * its hash; false when the path has none ("/"). */
+static bool metrics_namespace_of(const char *path, size_t len, const char **ns, size_t *ns_len, uint32_t *hash)
+{
+    if (len < 2 || path[0] != '/')
+        return false;
+    const char *p = path + 1, *end = path + len;
+    const char *q = memchr(p, '/', (size_t)(end - p));
+    if (q == NULL)
+        q = end;
+    if (q == p)
+        return false;
+    *ns = p;
+    *ns_len = (size_t)(q - p);
+    *hash = metrics_summary_set_hash(p, *ns_len);
+    return true;
+}
+
+/* UTF-8 to UTF-16 units: continuation bytes add nothing, a four-byte
+ * character is two units. */
+size_t metrics_java_length(const char *s, size_t len)
+{
+    size_t n = len;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (c >= 0x80) {
+            if ((c & 0xc0) == 0x80)
+                n--; /* continuation byte */
+            else if (c >= 0xf0)
+                n++; /* four bytes: a surrogate pair */
+        }
+    }
+    return n;
+}
+
+void metrics_namespace_read(const char *path, size_t len, int64_t bytes)
+{
+    const char *ns;
+    size_t ns_len;
+    uint32_t hash;
+    if (!metrics_zk_on || !metrics_zk_ready || !metrics_namespace_of(path, len, &ns, &ns_len, &hash))
+        return;
+    int64_t total = (int64_t)metrics_java_length(path, len) + bytes + METRICS_STAT_OVERHEAD_BYTES;
+    metrics_summary_set_record(&metrics_zk.read_per_namespace, ns, ns_len, hash, total);
+}
+
+void metrics_namespace_write(const char *path, size_t len, int64_t bytes)
+{
+    const char *ns;
+    size_t ns_len;
+    uint32_t hash;
+    if (!metrics_zk_on || !metrics_zk_ready || !metrics_namespace_of(path, len, &ns, &ns_len, &hash))
+        return;
+    int64_t total = (int64_t)metrics_java_length(path, len) + bytes;
+    metrics_summary_set_record(&metrics_zk.write_per_namespace, ns, ns_len, hash, total);
 }

@@ -12,6 +12,12 @@
  * takes no lock and allocates nothing: all summaries are static storage, and
  * it runs on the event-loop thread like every reader. When the metrics are
  * disabled (metrics_zk_set_enabled(false)) it returns at once.
+ *
+ * metrics_namespace_read / _write feed ZooKeeper's per-namespace summary
+ * sets at DataTree's points (updateReadStat / updateWriteStat), with its byte
+ * counts; the namespace is the path's first component (none for "/"). Same
+ * cost rules; a namespace's entry is allocated the first time it is seen,
+ * and namespaces beyond METRICS_SUMMARY_SET_MAX are not recorded.
  */
 #ifndef ZKPLUG_METRICS_METRICS_ZK_H
 #define ZKPLUG_METRICS_METRICS_ZK_H
@@ -21,11 +27,14 @@
 #include <stdint.h>
 
 #include "metrics_summary.h"
+#include "metrics_summary_set.h"
 
 /* The summaries zkplug feeds itself. */
 struct metrics_zk {
     struct metrics_summary readlatency;   /* ms, reads (no txn) */
     struct metrics_summary updatelatency; /* ms, requests that log a txn */
+    struct metrics_summary_set read_per_namespace;  /* bytes read, by namespace */
+    struct metrics_summary_set write_per_namespace; /* bytes written, by namespace */
 };
 extern struct metrics_zk metrics_zk;
 
@@ -52,5 +61,21 @@ bool metrics_zk_enabled(void);
 
 /* The request path: one request of opcode type finished after elapsed_ns. */
 void metrics_request_record(int32_t type, uint64_t elapsed_ns);
+
+/* ZooKeeper's DataTree.STAT_OVERHEAD_BYTES, added to every read. */
+#define METRICS_STAT_OVERHEAD_BYTES ((6 * 8) + (5 * 4))
+
+/* A read of path (len bytes) returning bytes of payload: getData (the data's
+ * length), exists (0), getChildren/getChildren2 (the children's names'
+ * lengths); recorded as length(path) + bytes + METRICS_STAT_OVERHEAD_BYTES
+ * in read_per_namespace. */
+void metrics_namespace_read(const char *path, size_t len, int64_t bytes);
+/* A txn applied to path: create (the data's length), delete (0), setData
+ * (the new data's length); recorded as length(path) + bytes in
+ * write_per_namespace. */
+void metrics_namespace_write(const char *path, size_t len, int64_t bytes);
+/* Java's String.length of UTF-8 text (UTF-16 units), the length ZooKeeper
+ * counts for paths and child names. */
+size_t metrics_java_length(const char *s, size_t len);
 
 #endif

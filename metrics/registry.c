@@ -16,6 +16,7 @@ enum metrics_source {
     METRICS_SOURCE_DOUBLE,  /* dfn(arg) */
     METRICS_SOURCE_TEXT,    /* tfn(arg) */
     METRICS_SOURCE_SUMMARY, /* *summary */
+    METRICS_SOURCE_SUMMARY_SET, /* *set */
 };
 
 struct metrics_entry {
@@ -27,6 +28,7 @@ struct metrics_entry {
     metrics_double_fn dfn;
     metrics_text_fn tfn;
     struct metrics_summary *summary;
+    struct metrics_summary_set *set;
     void *arg;
     bool resettable; /* a default counter whose storage the registrant lets us zero */
 };
@@ -125,6 +127,15 @@ int metrics_register_summary(const char *name, struct metrics_summary *summary)
     return metrics_add(&e, true);
 }
 
+int metrics_register_summary_set(const char *name, struct metrics_summary_set *set)
+{
+    if (set == NULL)
+        return -EINVAL;
+    struct metrics_entry e = {
+        .name = (char *)name, .type = ZKP_METRIC_GAUGE, .source = METRICS_SOURCE_SUMMARY_SET, .set = set};
+    return metrics_add(&e, true);
+}
+
 void metrics_unregister(const char *name)
 {
     struct metrics_entry *e = metrics_find(name);
@@ -139,7 +150,8 @@ void metrics_unregister(const char *name)
 void metrics_unregister_bound(const char *name, const void *storage)
 {
     struct metrics_entry *e = metrics_find(name);
-    if (e != NULL && ((const void *)e->value == storage || (const void *)e->summary == storage))
+    if (e != NULL && ((const void *)e->value == storage || (const void *)e->summary == storage ||
+                      (const void *)e->set == storage))
         metrics_unregister(name);
 }
 
@@ -172,15 +184,54 @@ static void metrics_read(const struct metrics_entry *e, struct metrics_value *v)
             v->text = "";
         break;
     case METRICS_SOURCE_SUMMARY:
+    case METRICS_SOURCE_SUMMARY_SET: /* visited per key, see metrics_visit_set */
         v->type = METRICS_VALUE_SUMMARY;
         v->summary = e->summary;
         break;
     }
 }
 
+/* "<prefix><a><b>" in buf when it fits, else in a new allocation (*heap, to
+ * free); NULL when out of memory. */
+static char *metrics_key(char *buf, size_t cap, char **heap, const char *prefix, const char *a, const char *b)
+{
+    size_t need = strlen(prefix) + strlen(a) + strlen(b) + 1;
+    char *key = buf;
+    *heap = NULL;
+    if (need > cap) {
+        key = *heap = malloc(need);
+        if (key == NULL)
+            return NULL;
+        cap = need;
+    }
+    snprintf(key, cap, "%s%s%s", prefix, a, b);
+    return key;
+}
+
+/* Each key of a summary set as the summary "<key>_<name>". */
+static void metrics_visit_set(const struct metrics_entry *e, metrics_value_visit_fn fn, void *arg)
+{
+    const struct metrics_summary_set *set = e->set;
+    for (uint32_t i = 0; i < set->n; i++) {
+        const struct metrics_summary_set_entry *m = set->entries[i];
+        char buf[256], *heap;
+        const char *name = metrics_key(buf, sizeof buf, &heap, m->key, "_", e->name);
+        if (name == NULL)
+            continue;
+        struct metrics_value v = {.type = METRICS_VALUE_SUMMARY, .kind = ZKP_METRIC_GAUGE, .summary = &m->summary,
+                                  .set_name = e->name, .set_key = m->key};
+        fn(arg, name, &v);
+        free(heap);
+    }
+}
+
 void metrics_foreach_value(metrics_value_visit_fn fn, void *arg)
 {
     for (size_t i = 0; i < metrics_count; i++) {
+        if (metrics_entries[i].source == METRICS_SOURCE_SUMMARY_SET) {
+            metrics_visit_set(&metrics_entries[i], fn, arg);
+            continue;
+        }
         struct metrics_value v;
         metrics_read(&metrics_entries[i], &v);
         fn(arg, metrics_entries[i].name, &v);
@@ -193,9 +244,14 @@ static void metrics_expand_summary(const char *name, const struct metrics_summar
 {
     struct metrics_summary_stats st;
     metrics_summary_read(s, &st);
-    char key[256];
+    char buf[256], *heap;
+    /* The longest prefix, "p999_", sizes every key. */
+    char *key = metrics_key(buf, sizeof buf, &heap, "p999_", name, "");
+    if (key == NULL)
+        return;
+    size_t cap = heap ? strlen(key) + 1 : sizeof buf;
     struct metrics_value v = {.type = METRICS_VALUE_DOUBLE, .kind = ZKP_METRIC_GAUGE, .d = st.avg};
-    snprintf(key, sizeof key, "avg_%s", name);
+    snprintf(key, cap, "avg_%s", name);
     fn(arg, key, &v);
     const struct {
         const char *prefix;
@@ -209,15 +265,32 @@ static void metrics_expand_summary(const char *name, const struct metrics_summar
     };
     size_t n = s->level == METRICS_SUMMARY_ADVANCED ? sizeof ints / sizeof ints[0] : 4;
     for (size_t i = 0; i < n; i++) {
-        snprintf(key, sizeof key, "%s%s", ints[i].prefix, name);
+        snprintf(key, cap, "%s%s", ints[i].prefix, name);
         v = (struct metrics_value){.type = METRICS_VALUE_INT, .kind = ints[i].kind, .i = ints[i].value};
         fn(arg, key, &v);
     }
+    free(heap);
+}
+
+struct metrics_mntr_visit {
+    metrics_value_visit_fn fn;
+    void *arg;
+};
+
+static void metrics_mntr_set_member(void *arg, const char *name, const struct metrics_value *v)
+{
+    const struct metrics_mntr_visit *w = arg;
+    metrics_expand_summary(name, v->summary, w->fn, w->arg);
 }
 
 void metrics_foreach_mntr(metrics_value_visit_fn fn, void *arg)
 {
     for (size_t i = 0; i < metrics_count; i++) {
+        if (metrics_entries[i].source == METRICS_SOURCE_SUMMARY_SET) {
+            struct metrics_mntr_visit w = {fn, arg};
+            metrics_visit_set(&metrics_entries[i], metrics_mntr_set_member, &w);
+            continue;
+        }
         struct metrics_value v;
         metrics_read(&metrics_entries[i], &v);
         if (v.type == METRICS_VALUE_SUMMARY)
@@ -284,6 +357,8 @@ void metrics_reset_counters(void)
             *(int64_t *)e->value = 0; /* registered writable through metrics_register_default */
         else if (e->source == METRICS_SOURCE_SUMMARY)
             metrics_summary_reset(e->summary);
+        else if (e->source == METRICS_SOURCE_SUMMARY_SET)
+            metrics_summary_set_reset(e->set);
     }
 }
 

@@ -69,11 +69,6 @@ ALLOWED = {
 # Known differences that lua/fourlw.lua cannot fix (they need the C side);
 # same form as ALLOWED, kept apart so that they stay visible.
 KNOWN_C_GAPS = {
-    ("monitor", "requests_not_forwarded_to_commit_processor", "missing"):
-        "a ServerMetrics counter missing from metrics/metrics_zk.c",
-    ("monitor", "*_w_*_per_namespace", "missing"):
-        "ZooKeeper's per-namespace summary sets (read/write bytes per top-level "
-        "znode, here /w) are not in zkplug's metrics registry",
 }
 
 # Values not compared (the type still is): fnmatch patterns on

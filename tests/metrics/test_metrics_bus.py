@@ -10,6 +10,8 @@ bus and the Prometheus endpoint enabled, then, with real kazoo clients:
 - zkplug-metrics list/get/set/invoke work, and errors are answered;
 - /metrics parses as Prometheus text and carries ZooKeeper's metric names,
   with the same figures mntr shows;
+- the per-namespace summary sets (read/write_per_namespace) count what
+  ZooKeeper counts, in mntr and as /metrics families labelled by key;
 - METRICSDISABLE turns the bus off.
 """
 import json
@@ -319,6 +321,58 @@ class MetricsBusTest(unittest.TestCase):
                 break
         self.assertIn("bad_request", raw.stdout)
         self.assertIn(srv.bean, srv.cli("list").stdout)
+
+    def test_per_namespace_summaries_in_mntr_and_prometheus(self):
+        # ZooKeeper's DataTree counts: a write is len(path) + len(data)
+        # (delete: 0), a read len(path) + bytes + 68 (getData: the data,
+        # exists: 0, getChildren: the names); "/" has no namespace.
+        srv = self.srv
+        zk = srv.client()
+        try:
+            zk.create("/a", b"hello")              # 7
+            zk.set("/a", b"abc")                   # 5
+            zk.create("/a/c", b"")                 # 4
+            zk.get("/a")                           # 2 + 3 + 68 = 73
+            zk.exists("/a")                        # 70
+            zk.get_children("/a")                  # 2 + 1 + 68 = 71
+            zk.delete("/a/c")                      # 4
+            t = zk.transaction()
+            t.create("/b", b"12")                  # 4
+            t.set_data("/b", b"1234")              # 6
+            t.check("/b", 1)                       # not a write
+            t.commit()
+            t = zk.transaction()                   # fails: nothing applied, nothing counted
+            t.create("/b/x", b"")
+            t.create("/b", b"dup")
+            t.commit()
+            zk.exists("/b/none")                   # no node: not counted
+            zk.get("/b")                           # 2 + 4 + 68 = 74
+            zk.get("/")
+            zk.get_children("/")
+        finally:
+            zk.stop()
+            zk.close()
+        mntr = dict(l.split("\t", 1) for l in fourlw(srv.port, "mntr").splitlines())
+        want = {
+            "a_write": ("4", "20", "4", "7", "5.0"), "a_read": ("3", "214", "70", "73", "71.3333"),
+            "b_write": ("2", "10", "4", "6", "5.0"), "b_read": ("1", "74", "74", "74", "74.0"),
+        }
+        for key, (cnt, total, lo, hi, avg) in want.items():
+            name = key + "_per_namespace"
+            got = tuple(mntr.get("zk_%s_%s" % (p, name)) for p in ("cnt", "sum", "min", "max", "avg"))
+            self.assertEqual(got, (cnt, total, lo, hi, avg), name)
+            self.assertNotIn("zk_p50_" + name, mntr)  # BASIC: no percentiles
+        self.assertFalse([k for k in mntr if k.startswith("zk_cnt__")], "the root has no namespace")
+        self.assertEqual(mntr["zk_requests_not_forwarded_to_commit_processor"], "0")
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.http, timeout=10) as r:
+            types, samples = parse_prometheus(r.read().decode())
+        self.assertEqual(types["write_per_namespace"], "summary")
+        self.assertEqual(types["read_per_namespace"], "summary")
+        self.assertEqual(samples["write_per_namespace_count"]['{key="a",}'], 4)
+        self.assertEqual(samples["write_per_namespace_sum"]['{key="a",}'], 20)
+        self.assertEqual(samples["read_per_namespace_sum"]['{key="b",}'], 74)
+        self.assertIn('{key="b",quantile="0.5",}', samples["write_per_namespace"])
+        self.assertEqual(samples["requests_not_forwarded_to_commit_processor"][""], 0)
 
     def test_prometheus_endpoint_has_zookeeper_names(self):
         srv = self.srv

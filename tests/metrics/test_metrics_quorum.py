@@ -16,7 +16,10 @@ with zkplug-metrics (argv[3]):
 - after kill -9 of the leader, a new leader shows name2=Leader and no longer
   name2=Follower; the surviving follower still lists the dead server's
   RemotePeer bean (ZooKeeper keeps one per configured member), and the bus
-  announced the state change and the new leader.
+  announced the state change and the new leader;
+- every server, leader and followers, counts a write in write_per_namespace
+  (each applies the txn, as ZooKeeper's DataTree does), a multi included;
+  only the server that answered a read counts it in read_per_namespace.
 """
 import json
 import os
@@ -107,6 +110,33 @@ class QuorumBeansTest(unittest.TestCase):
 
     def role_bean(self, s, role):
         return replica_bean(s.sid) + ",name2=" + role
+
+    def test_namespace_writes_counted_on_every_server(self):
+        # Runs before the failover test (name order), on the whole ensemble.
+        ens = self.ens
+        leader = ens.wait_roles(30)
+        f = [s for s in ens.all() if s is not leader][0]
+        c = ens.client([f])
+        try:
+            c.create("/qa", b"hello")               # 3 + 5
+            c.set("/qa", b"abc")                    # 3 + 3
+            t = c.transaction()
+            t.create("/qa/m", b"xy")                # 5 + 2, applied op by op on the leader
+            t.commit()
+            c.get("/qa")                            # read on f: 3 + 3 + 68
+        finally:
+            ens.release(c)
+        for s in ens.all():
+            m = wait_for(lambda: (lambda d: d if d.get("zk_cnt_qa_write_per_namespace") == "3" else None)(mntr(s)))
+            self.assertTrue(m, "server %d: %s" % (s.sid, {k: v for k, v in mntr(s).items() if "namespace" in k}))
+            self.assertEqual(m["zk_sum_qa_write_per_namespace"], "21")
+            self.assertEqual(m["zk_min_qa_write_per_namespace"], "6")
+            self.assertEqual(m["zk_max_qa_write_per_namespace"], "8")
+            if s is f:
+                self.assertEqual(m["zk_cnt_qa_read_per_namespace"], "1")
+                self.assertEqual(m["zk_sum_qa_read_per_namespace"], "74")
+            else:
+                self.assertNotIn("zk_cnt_qa_read_per_namespace", m)
 
     def test_quorum_beans_and_failover(self):
         ens = self.ens

@@ -2,7 +2,9 @@
  * Unit tests for the metrics registry and summaries: registration and
  * rebinding, defaults that never hide an owner's value, mntr expansion of
  * summaries in ZooKeeper's key names, percentiles over the sliding window,
- * resets, ZooKeeper's catalog and the per-opcode recording.
+ * resets, ZooKeeper's catalog and the per-opcode recording, summary sets
+ * (the fixed namespace table, mntr and Prometheus forms) and the
+ * per-namespace byte counts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "metrics_buf.h"
+#include "metrics_prom.h"
 #include "metrics_zk.h"
 #include "registry.h"
 
@@ -97,6 +101,13 @@ static void collect(void *arg, const char *name, const struct metrics_value *v)
         snprintf(c->names[c->n], sizeof c->names[0], "%s", name);
         c->values[c->n++] = *v;
     }
+}
+
+/* Only the per-namespace keys (the catalog has more than collect keeps). */
+static void collect_namespaces(void *arg, const char *name, const struct metrics_value *v)
+{
+    if (strstr(name, "_per_namespace") != NULL)
+        collect(arg, name, v);
 }
 
 static const struct metrics_value *find(const struct collected *c, const char *name)
@@ -230,8 +241,14 @@ static void test_catalog_has_zookeeper_names(void **state)
                            "jvm_pause_time_ms", "get_data_latency_us", "close_session_latency_us"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_true(metrics_exists(names[i]));
-    /* 46 counters + 64 summaries + the per-opcode summaries. */
-    assert_int_equal(metrics_count_registered(), 46 + 64 + metrics_op_count());
+    assert_true(metrics_exists("requests_not_forwarded_to_commit_processor"));
+    assert_true(metrics_exists("read_per_namespace"));
+    assert_true(metrics_exists("write_per_namespace"));
+    int64_t v = -1;
+    assert_int_equal(metrics_get("requests_not_forwarded_to_commit_processor", &v), 0);
+    assert_int_equal(v, 0);
+    /* 47 counters + 64 summaries + 2 summary sets + the per-opcode summaries. */
+    assert_int_equal(metrics_count_registered(), 47 + 64 + 2 + metrics_op_count());
     metrics_zk_unregister();
     assert_int_equal(metrics_count_registered(), 0);
 }
@@ -263,6 +280,111 @@ static void test_request_record_feeds_opcode_and_zookeeper_summaries(void **stat
     metrics_zk_unregister();
 }
 
+static void test_summary_set_is_a_bounded_table(void **state)
+{
+    (void)state;
+    static struct metrics_summary_set set;
+    metrics_summary_set_init(&set, METRICS_SUMMARY_BASIC);
+    char key[16];
+    for (unsigned i = 0; i < METRICS_SUMMARY_SET_MAX; i++) {
+        int n = snprintf(key, sizeof key, "ns%u", i);
+        metrics_summary_set_record(&set, key, (size_t)n, metrics_summary_set_hash(key, (size_t)n), i);
+    }
+    assert_int_equal(set.n, METRICS_SUMMARY_SET_MAX);
+    assert_int_equal(set.dropped, 0);
+    /* Known keys are found again (no new entry); a new key is dropped. */
+    for (unsigned i = 0; i < METRICS_SUMMARY_SET_MAX; i++) {
+        int n = snprintf(key, sizeof key, "ns%u", i);
+        uint32_t h = metrics_summary_set_hash(key, (size_t)n);
+        struct metrics_summary *m = metrics_summary_set_get(&set, key, (size_t)n, h);
+        assert_non_null(m);
+        assert_int_equal(m->count, 1);
+        assert_int_equal(m->sum, i);
+        metrics_summary_record(m, 1);
+    }
+    assert_int_equal(set.n, METRICS_SUMMARY_SET_MAX);
+    metrics_summary_set_record(&set, "extra", 5, metrics_summary_set_hash("extra", 5), 1);
+    assert_int_equal(set.n, METRICS_SUMMARY_SET_MAX);
+    assert_int_equal(set.dropped, 1);
+    /* First-seen order; a reset keeps the keys, a clear forgets them. */
+    assert_string_equal(set.entries[0]->key, "ns0");
+    assert_string_equal(set.entries[255]->key, "ns255");
+    metrics_summary_set_reset(&set);
+    assert_int_equal(set.n, METRICS_SUMMARY_SET_MAX);
+    assert_int_equal(set.entries[7]->summary.count, 0);
+    metrics_summary_set_clear(&set);
+    assert_int_equal(set.n, 0);
+    assert_non_null(metrics_summary_set_get(&set, "ns0", 3, metrics_summary_set_hash("ns0", 3)));
+    assert_int_equal(set.n, 1);
+    metrics_summary_set_clear(&set);
+}
+
+static void test_namespace_bytes_as_zookeeper_counts_them(void **state)
+{
+    (void)state;
+    metrics_zk_register();
+    metrics_zk_set_enabled(true);
+    /* DataTree.updateWriteStat: path length + data length. */
+    metrics_namespace_write("/a", 2, 5);       /* create /a "hello": 7 */
+    metrics_namespace_write("/a/child", 8, 0); /* delete /a/child: 8 */
+    metrics_namespace_write("/b", 2, 1);       /* 3 */
+    metrics_namespace_write("/", 1, 4);        /* the root has no namespace */
+    /* DataTree.updateReadStat: path length + bytes + STAT_OVERHEAD_BYTES (68). */
+    metrics_namespace_read("/a", 2, 5);        /* getData: 75 */
+    metrics_namespace_read("/a", 2, 0);        /* exists: 70 */
+    metrics_namespace_read("/", 1, 2);         /* not recorded */
+    /* Java's String.length: "/\xc3\xa9" (/e-acute) is 2, a 4-byte character 2. */
+    metrics_namespace_write("/\xc3\xa9", 3, 0);
+    assert_int_equal(metrics_java_length("/\xc3\xa9", 3), 2);
+    assert_int_equal(metrics_java_length("/\xf0\x9f\x98\x80", 5), 3);
+    assert_int_equal(metrics_java_length("/\xe2\x82\xac", 4), 2);
+
+    struct collected c = {0};
+    metrics_foreach_mntr(collect_namespaces, &c);
+    assert_int_equal(find(&c, "cnt_a_write_per_namespace")->i, 2);
+    assert_int_equal(find(&c, "sum_a_write_per_namespace")->i, 15);
+    assert_int_equal(find(&c, "min_a_write_per_namespace")->i, 7);
+    assert_int_equal(find(&c, "max_a_write_per_namespace")->i, 8);
+    assert_true(fabs(find(&c, "avg_a_write_per_namespace")->d - 7.5) < 1e-9);
+    assert_null(find(&c, "p50_a_write_per_namespace")); /* BASIC */
+    assert_int_equal(find(&c, "sum_b_write_per_namespace")->i, 3);
+    assert_int_equal(find(&c, "sum_\xc3\xa9_write_per_namespace")->i, 2);
+    assert_int_equal(find(&c, "cnt_a_read_per_namespace")->i, 2);
+    assert_int_equal(find(&c, "sum_a_read_per_namespace")->i, 145);
+    assert_null(find(&c, "cnt_b_read_per_namespace"));
+    assert_null(find(&c, "cnt__write_per_namespace"));
+    int64_t v;
+    assert_int_equal(metrics_get("sum_b_write_per_namespace", &v), 0);
+    assert_int_equal(v, 3);
+
+    /* Prometheus: one family per set, labelled by key. */
+    struct metrics_buf out;
+    metrics_buf_init(&out);
+    metrics_prom_render(&out);
+    assert_false(out.oom);
+    assert_non_null(strstr(out.data, "# TYPE write_per_namespace summary\n"
+                                     "write_per_namespace{key=\"a\",quantile=\"0.5\",} 8.0\n"
+                                     "write_per_namespace_count{key=\"a\",} 2.0\n"
+                                     "write_per_namespace_sum{key=\"a\",} 15.0\n"
+                                     "write_per_namespace{key=\"b\",quantile=\"0.5\",} 3.0\n"));
+    assert_non_null(strstr(out.data, "read_per_namespace_sum{key=\"a\",} 145.0\n"));
+    const char *first = strstr(out.data, "# TYPE write_per_namespace ");
+    assert_null(strstr(first + 1, "# TYPE write_per_namespace "));
+    metrics_buf_free(&out);
+
+    /* Disabled: nothing recorded. A reset zeroes the sets and keeps the keys. */
+    metrics_zk_set_enabled(false);
+    metrics_namespace_write("/a", 2, 5);
+    assert_int_equal(metrics_get("cnt_a_write_per_namespace", &v), 0);
+    assert_int_equal(v, 2);
+    metrics_zk_set_enabled(true);
+    metrics_reset_counters();
+    assert_int_equal(metrics_get("cnt_a_write_per_namespace", &v), 0);
+    assert_int_equal(v, 0);
+    metrics_zk_unregister();
+    assert_int_equal(metrics_zk.write_per_namespace.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_quantile_interpolates_as_dropwizard),
         cmocka_unit_test_teardown(test_catalog_has_zookeeper_names, registry_teardown),
         cmocka_unit_test_teardown(test_request_record_feeds_opcode_and_zookeeper_summaries, registry_teardown),
+        cmocka_unit_test(test_summary_set_is_a_bounded_table),
+        cmocka_unit_test_teardown(test_namespace_bytes_as_zookeeper_counts_them, registry_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
