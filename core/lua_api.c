@@ -804,6 +804,15 @@ static int luaapi_server_info(lua_State *L)
         }
     }
     lua_setfield(L, -2, "peers");
+    if (srv->qp) {
+        struct quorum_status qs;
+        quorum_get_status(srv, &qs);
+        luaapi_set_str(L, "zab_state", qs.zab_state);
+        char text[8192];
+        size_t n = fle_quorum_text(&srv->qp->verifier, text, sizeof text);
+        lua_pushlstring(L, text, n < sizeof text ? n : sizeof text - 1);
+        lua_setfield(L, -2, "config_text");
+    }
     luaapi_set_int(L, "node_count", srv->tree ? (int64_t)srv->tree->count + 1 : 0);
     luaapi_set_int(L, "data_size", srv->tree ? srv->tree->data_size : 0);
     luaapi_set_int(L, "ephemerals_count", luaapi_ephemerals(srv));

@@ -176,6 +176,29 @@ zk.command {
 
 -- ------------------------------------------------------------ conf, dirs
 
+-- QuorumZooKeeperServer.dumpConf's lines after the common ones.
+local function self_peer(srv)
+  for _, p in ipairs(srv.peers) do
+    if p.id == srv.server_id then return p end
+  end
+end
+
+local function quorum_conf()
+  local srv = zk.server()
+  local me = self_peer(srv)
+  if srv.mode == "standalone" or me == nil then return "" end
+  local c = zk.config.settings()
+  return lines {
+    "initLimit=" .. c.initLimit,
+    "syncLimit=" .. c.syncLimit,
+    "electionAlg=3",
+    "electionPort=" .. me.election_port,
+    "quorumPort=" .. me.quorum_port,
+    "peerType=" .. (me.type == "observer" and 1 or 0),
+    "membership: ",
+  } .. srv.config_text
+end
+
 zk.command {
   name = "configuration", word = "conf", aliases = { "conf", "config" },
   text = function()
@@ -193,8 +216,8 @@ zk.command {
       "minSessionTimeout=" .. c.minSessionTimeout,
       "maxSessionTimeout=" .. c.maxSessionTimeout,
       "clientPortListenBacklog=" .. c.clientPortListenBacklog,
-      "serverId=0",
-    }
+      "serverId=" .. zk.server().server_id,
+    } .. quorum_conf()
   end,
   json = function()
     local c, d = zk.config.settings(), zk.dirs()
@@ -509,7 +532,16 @@ zk.command {
 
 zk.command {
   name = "leader", aliases = { "lead" },
-  json = function() return zk.object(), "server is not initialized" end,
+  json = function()
+    local srv = zk.server()
+    if srv.mode == "standalone" then return zk.object(), "server is not initialized" end
+    local ip = ""
+    for _, p in ipairs(srv.peers) do
+      if p.id == srv.leader then ip = p.host end
+    end
+    return zk.object({ { "is_leader", srv.mode == "leader" }, { "leader_id", srv.leader or -1 },
+                       { "leader_ip", ip } })
+  end,
 }
 
 zk.command {
@@ -538,7 +570,30 @@ zk.command {
 
 zk.command {
   name = "voting_view",
-  json = function() return zk.object({ { "current_config", zk.object() } }) end,
+  json = function()
+    local srv = zk.server()
+    local view = zk.object()
+    local me = zk.config.settings()
+    for _, p in ipairs(srv.peers) do
+      if p.type == "participant" then
+        -- ZooKeeper knows a client address for itself, and for the others
+        -- only when their server line carries one.
+        local client = ""
+        if p.id == srv.server_id then
+          client = (me.clientPortAddress or "0.0.0.0") .. ":" .. srv.client_port
+        elseif p.client_port ~= 0 then
+          client = p.host .. ":" .. p.client_port
+        end
+        view[tostring(p.id)] = zk.object({
+          { "server_addresses", zk.array({ p.host .. ":" .. p.quorum_port }) },
+          { "election_addresses", zk.array({ p.host .. ":" .. p.election_port }) },
+          { "client_address", client },
+          { "learner_type", "participant" },
+        })
+      end
+    end
+    return zk.object({ { "current_config", view } })
+  end,
 }
 
 zk.command {
@@ -552,16 +607,28 @@ zk.command {
       o.zabstate = ""
       return o
     end
-    o.myid = 0
-    o.is_leader = false
-    o.quorum_address = zk.null
-    o.election_address = zk.null
-    o.client_address = zk.null
-    o.voting = false
+    -- QuorumPeer's MultipleAddresses, as Jackson writes it.
+    local function addresses(host, port)
+      local hp = host .. ":" .. port
+      return zk.object({
+        { "empty", false }, { "all_addresses", zk.array({ hp }) },
+        { "all_reachable_addresses", zk.array({ hp }) }, { "one", hp }, { "reachable_address", hp },
+        { "wildcard_addresses", zk.array({ "0.0.0.0:" .. port }) }, { "all_ports", zk.array({ port }) },
+        { "all_host_strings", zk.array({ host }) },
+        { "all_reachable_addresses_or_all", zk.array({ hp }) }, { "reachable_or_one", hp },
+      })
+    end
+    local me = self_peer(srv)
+    o.myid = srv.server_id
+    o.is_leader = srv.mode == "leader"
+    o.quorum_address = me and addresses(me.host, me.quorum_port) or zk.null
+    o.election_address = me and addresses(me.host, me.election_port) or zk.null
+    o.client_address = (zk.config.settings().clientPortAddress or "0.0.0.0") .. ":" .. srv.client_port
+    o.voting = me ~= nil and me.type == "participant"
     o.last_zxid = "0x" .. hex(srv.zxid)
-    o.zab_epoch = srv.epoch
-    o.zab_counter = srv.counter
-    o.zabstate = ""
+    o.zab_epoch = srv.zxid >> 32
+    o.zab_counter = srv.zxid & 0xffffffff
+    o.zabstate = srv.zab_state or ""
     return o
   end,
 }
