@@ -508,6 +508,7 @@ static void lh_revalidate(struct learner_handler *lh, const struct zab_packet *p
     bool valid = s && !s->closing && !s->local;
     if (valid) {
         s->timeout = timeout;
+        s->owner = lh->sid; /* the client reconnected there */
         server_session_touch(srv, s);
     }
     jute_writer *d = &ldr->scratch;
@@ -552,6 +553,9 @@ static void lh_request(struct learner_handler *lh, const struct zab_packet *p)
         struct proto_txn_header hdr = {.client_id = req.session_id, .cxid = req.cxid, .type = ZK_OP_CREATESESSION};
         struct proto_txn txn = {.type = ZK_OP_CREATESESSION, .timeout = timeout};
         server_commit_txn(srv, &hdr, &txn, NULL);
+        struct session *ns = server_session_find(srv, req.session_id);
+        if (ns)
+            ns->owner = lh->sid;
         return;
     }
     struct session *s = server_session_find(srv, req.session_id);
@@ -576,6 +580,12 @@ static void lh_request(struct learner_handler *lh, const struct zab_packet *p)
             ldr->syncs_cap = cap;
         }
         ldr->syncs[ldr->nsyncs++] = (struct pending_sync){lh, target};
+        return;
+    }
+    /* A stale connection on a server the client has left (ZooKeeper's
+     * SessionMovedException). */
+    if (req.type != ZK_OP_CLOSESESSION && !request_owner_ok(srv, s, lh->sid)) {
+        leader_fail_forwarded(ldr, req.session_id, req.cxid, ZK_SESSIONMOVED);
         return;
     }
     if (req.type == ZK_OP_CLOSESESSION) {

@@ -1191,9 +1191,24 @@ void request_connect_answer(struct server *srv, struct conn *c, int64_t session_
     request_connect_reply(srv, c, timeout, session_id, passwd, zxid, false);
 }
 
+void request_close_moved(struct server *srv, struct conn *c, int64_t zxid)
+{
+    /* ZooKeeper's FinalRequestProcessor tears the connection down on
+     * SessionMoved: no reply, the connection closes once the replies before
+     * it are out. */
+    log_info("closing connection from %s:%d: its session moved to another server", c->ip, c->port);
+    srv->out.len = 0;
+    srv->out.oom = false;
+    server_send(srv, c, zxid, true);
+}
+
 void request_reply_committed(struct server *srv, struct conn *c, int32_t xid, int32_t req_type, const uint8_t *body,
                              size_t body_len, int64_t zxid, int32_t err, const struct txn_result *res)
 {
+    if (err == ZK_SESSIONMOVED) {
+        request_close_moved(srv, c, zxid);
+        return;
+    }
     switch (req_type) {
     case ZK_OP_MULTI:
         if (res && res->multi) {
@@ -1324,6 +1339,7 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
             return;
         }
         s->timeout = timeout;
+        s->owner = srv->server_id;
         server_session_attach(srv, s, c);
         request_connect_reply(srv, c, timeout, s->id, s->passwd, srv->last_zxid, false);
         return;
@@ -1339,6 +1355,7 @@ void request_connect(struct server *srv, struct conn *c, const uint8_t *data, si
         return;
     }
     s->conn = c;
+    s->owner = srv->server_id;
     c->session = s;
     log_info("established session 0x%llx with negotiated timeout %d for client %s:%d",
              (unsigned long long)id, timeout, c->ip, c->port);
@@ -1458,6 +1475,14 @@ static void request_record_stats(struct server *srv, struct conn *c, int32_t typ
     ss->count++;
 }
 
+bool request_owner_ok(struct server *srv, struct session *s, int64_t owner)
+{
+    (void)srv;
+    if (s->owner == 0)
+        s->owner = owner; /* unknown since the election: the first one owns it */
+    return s->owner == owner;
+}
+
 bool request_is_write(int32_t type)
 {
     switch (type) {
@@ -1496,6 +1521,13 @@ void request_process(struct server *srv, struct conn *c, const uint8_t *data, si
     }
     server_session_touch(srv, c->session);
     uint64_t start = loop_now_ns();
+    if (srv->qp && srv->qp->leader && c->tc && !request_owner_ok(srv, c->session, srv->server_id)) {
+        /* The client has moved to another server (ZooKeeper's
+         * SessionMovedException): this connection is stale. */
+        request_close_moved(srv, c, srv->last_zxid);
+        request_record_stats(srv, c, h.type, h.xid, start);
+        return;
+    }
     if (quorum_read_only(srv) && request_is_write(h.type)) {
         /* ZooKeeper's ReadOnlyRequestProcessor. */
         request_reply_header(srv, c, h.xid, ZK_NOTREADONLY);

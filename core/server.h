@@ -48,6 +48,8 @@ struct session {
     bool closing;
     bool touched; /* activity since the last report to the leader (learners) */
     bool local;   /* a read-only mode session: never logged, ends with the mode */
+    int64_t owner; /* ensemble leader: the server the client is connected to
+                      (a learner's id, or the leader's own), 0 unknown */
     struct session *hash_next;
 };
 
@@ -243,6 +245,10 @@ int server_snapshot_now(struct server *srv, char *err, size_t errlen);
 /* Transport events for client connections (the learner reuses them). */
 extern const struct zkp_transport_events server_client_events;
 
+/* Ensemble leader: may a request of session s come through owner (a
+ * learner's id or the leader's)? ZooKeeper's checkSession: a session with no
+ * known owner takes this one. */
+bool request_owner_ok(struct server *srv, struct session *s, int64_t owner);
 /* Does this opcode change state (forwarded to the leader by a learner,
  * refused in read-only mode)? */
 bool request_is_write(int32_t type);
@@ -264,6 +270,9 @@ void request_connect_answer(struct server *srv, struct conn *c, int64_t session_
 struct txn_result;
 void request_reply_committed(struct server *srv, struct conn *c, int32_t xid, int32_t req_type, const uint8_t *body,
                              size_t body_len, int64_t zxid, int32_t err, const struct txn_result *res);
+/* The session of c moved to another server: close c, after the replies
+ * already queued for it (SessionMoved, as ZooKeeper handles it). */
+void request_close_moved(struct server *srv, struct conn *c, int64_t zxid);
 /* A fresh session id of this server. */
 int64_t server_new_session_id(struct server *srv);
 /* Session expiry / close: the closeSession txn. */

@@ -6,7 +6,7 @@
 # that are not zkplug-only also run against real
 # ZooKeeper 3.8.0:
 #   /usr/bin/python3 tests/ensemble/test_ensemble.py --server zk <scenario>
-foreach(scenario three five observer diff snap trunc readonly stepdown preferred mixed reconfig luahooks)
+foreach(scenario three five observer diff snap trunc readonly stepdown preferred mixed reconfig luahooks sessionmoved)
   add_test(NAME ensemble_${scenario}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_ensemble.py
                    --server zkplug --bin $<TARGET_FILE:zkplug> --plugins ${ZKPLUG_PLUGIN_DIR}

@@ -23,6 +23,8 @@
             `three` failover rounds across the two kinds
   reconfig  reconfigEnabled: 3 -> 4 servers, the leader removed, a follower
             turned observer and back, under write load
+  sessionmoved  a session taken over through another server: the old
+            connection's write gets SessionMoved
   luahooks  (zkplug) Lua state_change / leader_elected events and zk.server()'s
             peers on ensemble members, across a leader change
   preferred (zkplug) the example election plugin leads an ensemble with its
@@ -940,12 +942,53 @@ end }
         % (leader.sid, follower.sid, " | ".join(lines)))
 
 
+def scenario_sessionmoved(args, base):
+    # A session taken over by a connection to another server: a write sent
+    # on the old connection is refused (ZooKeeper's SessionMovedException
+    # tears that connection down: the client sees the connection lost) and
+    # not applied; the new connection writes as usual. Once from a follower
+    # to another follower, once from the leader to a follower.
+    from kazoo.client import KazooClient
+    ens = Ensemble(args, base, 3)
+    args.ens = ens
+    ens.start_all()
+    leader = ens.wait_roles(60)
+    followers = [sv for sv in ens.all() if sv is not leader]
+    retry = KazooRetry(max_tries=0)
+    for n, (a, b) in enumerate(((followers[0], followers[1]), (leader, followers[0]))):
+        c1 = KazooClient(hosts=a.hostport(), timeout=10.0, connection_retry=retry, command_retry=None)
+        c1.start(timeout=30)
+        ens.clients.append(c1)
+        c1.create("/moved-before-%d" % n, b"1")
+        sid = c1.client_id[0]
+        c2 = KazooClient(hosts=b.hostport(), client_id=c1.client_id, timeout=10.0, connection_retry=retry,
+                         command_retry=None)
+        c2.start(timeout=30)
+        ens.clients.append(c2)
+        check(c2.client_id[0] == sid, "the second connection got another session")
+        c2.create("/moved-new-%d" % n, b"2")
+        outcome = "acknowledged"
+        try:
+            c1.create("/moved-old-%d" % n, b"3")
+        except KazooException as e:
+            outcome = type(e).__name__
+        check(outcome in ("ConnectionLoss", "ConnectionClosedError", "SessionMovedError"),
+              "a write on the old connection was %s, expected the connection torn down" % outcome)
+        c2.sync("/")
+        check(c2.exists("/moved-old-%d" % n) is None, "the refused write was applied")
+        check(c2.exists("/moved-new-%d" % n) is not None, "the new connection's write is missing")
+        say("  session 0x%x moved from %s %d to follower %d: the old connection's write got %s and was "
+            "not applied; the new one writes" % (sid, "leader" if a is leader else "follower", a.sid, b.sid,
+                                                 outcome))
+
+
 SCENARIOS = {"three": (scenario_three, 150), "five": (scenario_five, 240),
              "observer": (scenario_observer, 150), "diff": (scenario_diff, 120),
              "snap": (scenario_snap, 150), "trunc": (scenario_trunc, 150),
              "readonly": (scenario_readonly, 150), "stepdown": (scenario_stepdown, 150),
              "preferred": (scenario_preferred, 150), "mixed": (scenario_mixed, 200),
-             "reconfig": (scenario_reconfig, 200), "luahooks": (scenario_luahooks, 120)}
+             "reconfig": (scenario_reconfig, 200), "luahooks": (scenario_luahooks, 120),
+             "sessionmoved": (scenario_sessionmoved, 120)}
 
 
 def main():
