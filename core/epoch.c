@@ -1,7 +1,8 @@
 /*
  * The currentEpoch / acceptedEpoch files (see epoch.h): read as ZooKeeper's
  * QuorumPeer.readLongFromFile, written as its AtomicFileWritingIdiom (tmp
- * file, fsync, rename, then the directory fsync'ed so the rename lasts).
+ * file, fsync, rename, then the directory fsync'ed so the rename lasts),
+ * checked at start as QuorumPeer.loadDataBase does.
  */
 #define _GNU_SOURCE
 #include "epoch.h"
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* An epoch is at most 19 digits; a longer file is not one. */
 #define EPOCH_READ_MAX 64
@@ -118,8 +121,9 @@ static int epoch_mkdirs(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int epoch_write_all(int fd, const char *p, size_t n)
+static int epoch_write_all(int fd, const void *data, size_t n)
 {
+    const char *p = data;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -132,34 +136,31 @@ static int epoch_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int epoch_write(const char *dir, const char *name, int64_t value, char *err, size_t errlen)
+int atomic_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= sizeof tmp) {
-        snprintf(err, errlen, "%s/%s: path too long", dir, name);
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
         return -ENAMETOOLONG;
     }
-    if (value < 0) {
-        snprintf(err, errlen, "%s: refusing to write negative epoch %" PRId64, path, value);
-        return -EINVAL;
-    }
-    int rc = epoch_mkdirs(dir);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: create directory %s: %s", path, dir, strerror(-rc));
-        return rc;
-    }
-    char text[32];
-    int len = snprintf(text, sizeof text, "%" PRId64, value);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
 
     const char *step = "open";
+    int rc = 0;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
         snprintf(err, errlen, "%s: open: %s", tmp, strerror(-rc));
         return rc;
     }
-    rc = epoch_write_all(fd, text, (size_t)len);
+    rc = epoch_write_all(fd, data, len);
     if (rc < 0)
         step = "write";
     if (rc == 0 && fsync(fd) < 0) {
@@ -193,4 +194,77 @@ int epoch_write(const char *dir, const char *name, int64_t value, char *err, siz
     }
     close(dfd);
     return rc;
+}
+
+int epoch_write(const char *dir, const char *name, int64_t value, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+        snprintf(err, errlen, "%s/%s: path too long", dir, name);
+        return -ENAMETOOLONG;
+    }
+    if (value < 0) {
+        snprintf(err, errlen, "%s: refusing to write negative epoch %" PRId64, path, value);
+        return -EINVAL;
+    }
+    int rc = epoch_mkdirs(dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: create directory %s: %s", path, dir, strerror(-rc));
+        return rc;
+    }
+    char text[32];
+    int len = snprintf(text, sizeof text, "%" PRId64, value);
+    return atomic_write_file(path, text, (size_t)len, err, errlen);
+}
+
+/* Reads name, creating it with def (and logging so, as ZooKeeper does)
+ * when it does not exist. */
+static int epoch_read_or_create(const char *dir, const char *name, int64_t def, int64_t *value, char *err,
+                                size_t errlen)
+{
+    int rc = epoch_read(dir, name, value, err, errlen);
+    if (rc != 1)
+        return rc;
+    log_info("%s not found! Creating with a reasonable default of %" PRId64
+             ". This should only happen when you are upgrading your installation",
+             name, def);
+    *value = def;
+    return epoch_write(dir, name, def, err, errlen);
+}
+
+int epoch_load(const char *dir, int64_t last_zxid, int64_t *current, int64_t *accepted, char *err, size_t errlen)
+{
+    int64_t zxid_epoch = (int64_t)((uint64_t)last_zxid >> 32);
+    int64_t cur, acc;
+    int rc = epoch_read_or_create(dir, EPOCH_CURRENT, zxid_epoch, &cur, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (cur < zxid_epoch) {
+        /* A crash between writing currentEpoch.tmp and renaming it. */
+        int64_t tmp;
+        rc = epoch_read(dir, EPOCH_CURRENT ".tmp", &tmp, err, errlen);
+        if (rc == 1) {
+            snprintf(err, errlen,
+                     "The current epoch, %" PRId64 ", is older than the last zxid, 0x%" PRIx64
+                     " (%s/%s is behind the log)",
+                     cur, (uint64_t)last_zxid, dir, EPOCH_CURRENT);
+            return -EINVAL;
+        }
+        if (rc < 0)
+            return rc;
+        log_info("%s/%s.tmp holds epoch %" PRId64 ": using it", dir, EPOCH_CURRENT, tmp);
+        if ((rc = epoch_write(dir, EPOCH_CURRENT, tmp, err, errlen)) < 0)
+            return rc;
+        cur = tmp;
+    }
+    rc = epoch_read_or_create(dir, EPOCH_ACCEPTED, zxid_epoch, &acc, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (acc < cur) {
+        snprintf(err, errlen, "The accepted epoch, %" PRId64 " is less than the current epoch, %" PRId64, acc, cur);
+        return -EINVAL;
+    }
+    *current = cur;
+    *accepted = acc;
+    return 0;
 }

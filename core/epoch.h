@@ -23,4 +23,17 @@ int epoch_read(const char *dir, const char *name, int64_t *out, char *err, size_
  * errno with err naming the file and the failing step. */
 int epoch_write(const char *dir, const char *name, int64_t value, char *err, size_t errlen);
 
+/* ZooKeeper's QuorumPeer.loadDataBase, epoch part, for a database restored
+ * up to last_zxid: a missing file is created with the zxid's epoch; a
+ * currentEpoch older than the zxid's is taken from a leftover
+ * currentEpoch.tmp, or is an error ("The current epoch, N, is older than the
+ * last zxid, 0x..."); an acceptedEpoch below the current one is an error. */
+int epoch_load(const char *dir, int64_t last_zxid, int64_t *current, int64_t *accepted, char *err, size_t errlen);
+
+/* Replace path with data atomically and durably (path.tmp written and
+ * fsync'ed, renamed over path, the directory fsync'ed): how the epoch files
+ * and the dynamic config files are written. 0, or a negative errno with err
+ * naming the file and the failing step. */
+int atomic_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
 #endif

@@ -124,47 +124,6 @@ int quorum_init(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* ZooKeeper's loadDataBase checks on the epoch files. */
-static int quorum_load_epochs(struct quorum_peer *qp, char *err, size_t errlen)
-{
-    int64_t last_epoch = (int64_t)((uint64_t)qp->srv->last_zxid >> 32);
-    int rc = epoch_read(qp->epoch_dir, EPOCH_CURRENT, &qp->current_epoch, err, errlen);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        qp->current_epoch = last_epoch;
-        log_info("%s not found! Creating with a reasonable default of %" PRId64
-                 ". This should only happen when you are upgrading your installation",
-                 EPOCH_CURRENT, qp->current_epoch);
-        if ((rc = epoch_write(qp->epoch_dir, EPOCH_CURRENT, qp->current_epoch, err, errlen)) < 0)
-            return rc;
-    }
-    if (qp->current_epoch < last_epoch) {
-        snprintf(err, errlen,
-                 "The current epoch, %" PRId64 ", is older than the last zxid, 0x%" PRIx64
-                 " (%s/%s is behind the log)",
-                 qp->current_epoch, (uint64_t)qp->srv->last_zxid, qp->epoch_dir, EPOCH_CURRENT);
-        return -EINVAL;
-    }
-    rc = epoch_read(qp->epoch_dir, EPOCH_ACCEPTED, &qp->accepted_epoch, err, errlen);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        qp->accepted_epoch = last_epoch;
-        log_info("%s not found! Creating with a reasonable default of %" PRId64
-                 ". This should only happen when you are upgrading your installation",
-                 EPOCH_ACCEPTED, qp->accepted_epoch);
-        if ((rc = epoch_write(qp->epoch_dir, EPOCH_ACCEPTED, qp->accepted_epoch, err, errlen)) < 0)
-            return rc;
-    }
-    if (qp->accepted_epoch < qp->current_epoch) {
-        snprintf(err, errlen, "The accepted epoch, %" PRId64 " is less than the current epoch, %" PRId64,
-                 qp->accepted_epoch, qp->current_epoch);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 void quorum_set_config_node(struct server *srv)
 {
     struct quorum_peer *qp = srv->qp;
@@ -187,7 +146,7 @@ void quorum_set_config_node(struct server *srv)
 int quorum_start(struct server *srv, char *err, size_t errlen)
 {
     struct quorum_peer *qp = srv->qp;
-    int rc = quorum_load_epochs(qp, err, errlen);
+    int rc = epoch_load(qp->epoch_dir, srv->last_zxid, &qp->current_epoch, &qp->accepted_epoch, err, errlen);
     if (rc < 0)
         return rc;
     quorum_set_config_node(srv);

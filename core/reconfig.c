@@ -5,7 +5,6 @@
 #include "reconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "epoch.h"
 #include "log.h"
 #include "proto.h"
 #include "quorum.h"
@@ -287,49 +287,6 @@ bool reconfig_txn_text(const uint8_t *txn, size_t len, const uint8_t **text, siz
     return true;
 }
 
-/* Write path atomically: tmp, fsync, rename, directory fsync. */
-static int reconfig_write_file(const char *path, const char *data, size_t len)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0) {
-            int e = -errno;
-            close(fd);
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return -EIO;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    return 0;
-}
-
 static int reconfig_line_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -357,7 +314,10 @@ static int reconfig_write_dynamic(const char *path, const struct fle_quorum *q, 
         size_t off = 0;
         for (size_t i = 0; i < n; i++)
             off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "\n" : "", lines[i]);
-        rc = reconfig_write_file(path, out, off);
+        char err[256];
+        rc = atomic_write_file(path, out, off, err, sizeof err);
+        if (rc < 0)
+            log_warn("%s", err);
     }
     free(out);
     free(text);
@@ -426,7 +386,10 @@ static int reconfig_edit_static(const struct server *srv, const char *dynamic_pa
         return -ENOMEM;
     }
     len += (size_t)snprintf(full + len, need - len, "dynamicConfigFile=%s\n", abs);
-    int rc = reconfig_write_file(path, full, len);
+    char err[256];
+    int rc = atomic_write_file(path, full, len, err, sizeof err);
+    if (rc < 0)
+        log_warn("%s", err);
     free(full);
     return rc;
 }

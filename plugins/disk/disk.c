@@ -3,8 +3,9 @@
  * log and the snapshots in ZooKeeper 3.8's own file formats, so a dataDir can
  * move between this server and ZooKeeper in either direction. The log format
  * is documented at the top of disk_log.c, snapshots at the top of
- * disk_snap.c, epoch files at the top of disk_epoch.c; group commit is
- * described in disk_sync.c, purge rules in disk_purge.c.
+ * disk_snap.c; group commit is described in disk_sync.c, purge rules in
+ * disk_purge.c. The epoch files of a quorum member are the core's
+ * (core/epoch.c).
  *
  * Design notes:
  * - Configuration (zoo.cfg): dataDir (required), dataLogDir (default

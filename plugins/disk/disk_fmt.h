@@ -1,15 +1,14 @@
 /*
  * disk_fmt: the file formats of the disk storage plugin without the plugin:
  * byte helpers, file names, reading and checking txn log files, reading,
- * decompressing, checking and writing snapshot files, the purge selection and
- * the epoch files. Nothing here uses the host, a lock or a thread, so the
+ * decompressing, checking and writing snapshot files and the purge
+ * selection. Nothing here uses the host, a lock or a thread, so the
  * same code serves the plugin (loop thread and the forked snapshot child),
  * the command-line tools in tools/ and the unit tests.
  *
  * The formats themselves are documented at the top of the file that writes
- * them: txn logs in disk_log.c, snapshots in disk_snap.c, epoch files in
- * disk_epoch.c. Every error message names the file and, where it applies,
- * the byte offset.
+ * them: txn logs in disk_log.c, snapshots in disk_snap.c. Every error
+ * message names the file and, where it applies, the byte offset.
  *
  * Ownership: functions that "return new" memory leave it to the caller to
  * free with the matching _free (or free() where stated).
@@ -225,24 +224,5 @@ int64_t disk_purge_select(const struct disk_file *snaps, const uint8_t *valid, s
 int disk_purge_dirs(const char *snap_dir, const char *log_dir, int retain, int64_t keep_log_zxid,
                     void (*print)(void *arg, const char *path), void *arg, char *err,
                     size_t errlen);
-
-/* ------------------------------------------------------------------------- */
-/* Epoch files (format: disk_epoch.c)                                         */
-
-#define DISK_CURRENT_EPOCH "currentEpoch"
-#define DISK_ACCEPTED_EPOCH "acceptedEpoch"
-
-/* Reads dir/name: -ENOENT when missing, -EBADMSG when not a decimal long. */
-int disk_epoch_read(const char *dir, const char *name, int64_t *value, char *err,
-                    size_t errlen);
-/* Writes dir/name atomically (name.tmp, fsync, rename, fsync dir). */
-int disk_epoch_write(const char *dir, const char *name, int64_t value, char *err,
-                     size_t errlen);
-/* QuorumPeer.loadDataBase's epoch part, for a database restored up to
- * last_zxid: missing files are created from the zxid's epoch; a current
- * epoch older than the zxid's is taken from a leftover currentEpoch.tmp, or
- * is an error; an accepted epoch below the current one is an error. */
-int disk_epoch_load(const char *dir, int64_t last_zxid, int64_t *current, int64_t *accepted,
-                    char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,7 @@
  * disk storage plugin, private declarations shared by disk.c (plugin
  * lifecycle and ops), disk_log.c (the txn log files) and disk_sync.c (the
  * group-commit thread). Host-free format code (log reading, snapshots,
- * purge, epochs) is declared in disk_fmt.h. Not included from outside
+ * purge) is declared in disk_fmt.h. Not included from outside
  * plugins/disk.
  *
  * Threads: every field is owned by the loop thread unless it is listed under

@@ -3,7 +3,7 @@
  * (disk_fmt.h) linked directly. Covers the purge selection against
  * ZooKeeper's PurgeTxnLog rules (table-driven), snapshot names and codecs,
  * the gzip and snappy decoders on damaged input, the snapshot stream
- * checker, the epoch files (QuorumPeer's rules), and the four tools in
+ * checker, and the four tools in
  * ${CMAKE_BINARY_DIR}/tools run on ZooKeeper 3.8.0 data (output and exit
  * status).
  */
@@ -328,89 +328,6 @@ static void test_stream_checker_finds_checksum_damage(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Epoch files                                                                */
-
-static void read_text(const char *name, char *out, size_t outlen)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    size_t len;
-    uint8_t *b = read_file(path, &len);
-    assert_true(len < outlen);
-    memcpy(out, b, len);
-    out[len] = '\0';
-    free(b);
-}
-
-static void put_text(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    write_file(path, text, strlen(text));
-}
-
-static void test_epoch_files_round_trip_as_decimal_text(void **state)
-{
-    char err[512], text[64];
-    int64_t v;
-    assert_int_equal(disk_epoch_read(tmpdir, DISK_CURRENT_EPOCH, &v, err, sizeof err), -ENOENT);
-    assert_int_equal(disk_epoch_write(tmpdir, DISK_CURRENT_EPOCH, 12, err, sizeof err), 0);
-    read_text("currentEpoch", text, sizeof text);
-    assert_string_equal(text, "12"); /* no newline, as Long.toString */
-    char tmp[256];
-    snprintf(tmp, sizeof tmp, "%s/currentEpoch.tmp", tmpdir);
-    assert_int_equal(access(tmp, F_OK), -1);
-    assert_int_equal(disk_epoch_read(tmpdir, DISK_CURRENT_EPOCH, &v, err, sizeof err), 0);
-    assert_int_equal(v, 12);
-    /* What ZooKeeper would read: a trailing newline is fine, junk is not. */
-    put_text("acceptedEpoch", "7\n");
-    assert_int_equal(disk_epoch_read(tmpdir, DISK_ACCEPTED_EPOCH, &v, err, sizeof err), 0);
-    assert_int_equal(v, 7);
-    put_text("acceptedEpoch", "7x");
-    assert_int_equal(disk_epoch_read(tmpdir, DISK_ACCEPTED_EPOCH, &v, err, sizeof err),
-                     -EBADMSG);
-    assert_non_null(strstr(err, "acceptedEpoch offset 1"));
-    put_text("acceptedEpoch", "");
-    assert_int_equal(disk_epoch_read(tmpdir, DISK_ACCEPTED_EPOCH, &v, err, sizeof err),
-                     -EBADMSG);
-}
-
-static void test_epoch_load_follows_quorum_peer(void **state)
-{
-    char err[512], text[64];
-    int64_t cur, acc;
-    /* Missing files: created from the last zxid's epoch. */
-    assert_int_equal(disk_epoch_load(tmpdir, 0x300000007, &cur, &acc, err, sizeof err), 0);
-    assert_int_equal(cur, 3);
-    assert_int_equal(acc, 3);
-    read_text("currentEpoch", text, sizeof text);
-    assert_string_equal(text, "3");
-    read_text("acceptedEpoch", text, sizeof text);
-    assert_string_equal(text, "3");
-    /* The log reached epoch 4 but currentEpoch says 3: a leftover
-     * currentEpoch.tmp holds the value that was being written. */
-    put_text("currentEpoch.tmp", "4");
-    put_text("acceptedEpoch", "4");
-    assert_int_equal(disk_epoch_load(tmpdir, 0x400000001, &cur, &acc, err, sizeof err), 0);
-    assert_int_equal(cur, 4);
-    assert_int_equal(acc, 4);
-    read_text("currentEpoch", text, sizeof text);
-    assert_string_equal(text, "4");
-    /* Without it: the server must not start. */
-    char tmp[256];
-    snprintf(tmp, sizeof tmp, "%s/currentEpoch.tmp", tmpdir);
-    unlink(tmp);
-    assert_int_equal(disk_epoch_load(tmpdir, 0x500000001, &cur, &acc, err, sizeof err), -EINVAL);
-    assert_non_null(strstr(err, "the current epoch, 4 (0x4), is older than the last zxid, "
-                                "0x500000001"));
-    assert_non_null(strstr(err, "currentEpoch"));
-    /* accepted < current. */
-    put_text("acceptedEpoch", "3");
-    assert_int_equal(disk_epoch_load(tmpdir, 0x400000001, &cur, &acc, err, sizeof err), -EINVAL);
-    assert_non_null(strstr(err, "the accepted epoch, 3, is less than the current epoch, 4"));
-}
-
-/* ------------------------------------------------------------------------- */
 /* Tools                                                                      */
 
 /* Runs a command line, returns its exit status and its stdout (+ stderr). */
@@ -616,9 +533,6 @@ int main(void)
         cmocka_unit_test(test_gzip_decoder_rejects_damage),
         cmocka_unit_test(test_snappy_decoder_handles_copies_and_damage),
         cmocka_unit_test(test_stream_checker_finds_checksum_damage),
-        cmocka_unit_test_setup_teardown(test_epoch_files_round_trip_as_decimal_text, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_epoch_load_follows_quorum_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logdump_prints_every_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapdump_prints_sessions_and_znodes, setup,
                                         teardown),

@@ -720,6 +720,47 @@ static size_t read_whole(const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* ZooKeeper's QuorumPeer.loadDataBase rules on the epoch files. */
+static void test_epoch_load_follows_quorum_peer(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    char err[512], path[512], text[64];
+    int64_t cur = -1, acc = -1;
+    /* Missing files: created from the last zxid's epoch. */
+    assert_int_equal(epoch_load(dir, 0x300000007, &cur, &acc, err, sizeof err), 0);
+    assert_int_equal(cur, 3);
+    assert_int_equal(acc, 3);
+    snprintf(path, sizeof path, "%s/%s", dir, EPOCH_CURRENT);
+    assert_int_equal(read_whole(path, text, sizeof text), 1);
+    assert_memory_equal(text, "3", 1);
+    /* The log reached epoch 4 but currentEpoch says 3: a leftover
+     * currentEpoch.tmp holds the value that was being written. */
+    write_file(dir, "currentEpoch.tmp", "4", 1);
+    write_file(dir, EPOCH_ACCEPTED, "4", 1);
+    assert_int_equal(epoch_load(dir, 0x400000001, &cur, &acc, err, sizeof err), 0);
+    assert_int_equal(cur, 4);
+    assert_int_equal(acc, 4);
+    assert_int_equal(read_whole(path, text, sizeof text), 1);
+    assert_memory_equal(text, "4", 1);
+    /* Without it the server must not start. */
+    snprintf(path, sizeof path, "%s/currentEpoch.tmp", dir);
+    unlink(path);
+    assert_int_equal(epoch_load(dir, 0x500000001, &cur, &acc, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "The current epoch, 4, is older than the last zxid, 0x500000001"));
+    assert_non_null(strstr(err, "currentEpoch"));
+    /* accepted < current. */
+    write_file(dir, EPOCH_ACCEPTED, "3", 1);
+    assert_int_equal(epoch_load(dir, 0x400000001, &cur, &acc, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "The accepted epoch, 3 is less than the current epoch, 4"));
+    snprintf(path, sizeof path, "%s/%s", dir, EPOCH_CURRENT);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s", dir, EPOCH_ACCEPTED);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+    free(dir);
+}
+
 static void test_epoch_files(void **state)
 {
     (void)state;
@@ -1122,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_snap_scan),
         cmocka_unit_test(test_snap_scan_is_linear),
         cmocka_unit_test(test_epoch_files),
+        cmocka_unit_test(test_epoch_load_follows_quorum_peer),
         cmocka_unit_test(test_learner_stream_round_trip),
         cmocka_unit_test(test_learner_stream_damage_refused),
         cmocka_unit_test(test_learner_stream_empty),
