@@ -39,28 +39,11 @@ static int quorum_read_verifier(struct quorum_peer *qp, char *err, size_t errlen
     }
     for (size_t i = 0; i < cfg->nentries; i++) {
         const struct config_entry *e = &cfg->entries[i];
-        char *end;
-        if (strncmp(e->key, "group.", 6) == 0) {
-            long long gid = strtoll(e->key + 6, &end, 10);
-            if (*end != '\0' || gid <= 0) {
-                snprintf(err, errlen, "%s:%d: %s: group id is not a positive integer", e->file, e->line, e->key);
-                return -EINVAL;
-            }
-            int rc = fle_quorum_set_group(&qp->verifier, gid, e->value, err, errlen);
-            if (rc < 0)
-                return rc;
-        } else if (strncmp(e->key, "weight.", 7) == 0) {
-            char *vend;
-            long long sid = strtoll(e->key + 7, &end, 10);
-            long long w = strtoll(e->value, &vend, 10);
-            if (*end != '\0' || *vend != '\0' || vend == e->value) {
-                snprintf(err, errlen, "%s:%d: %s=%s: not a server id and a weight", e->file, e->line, e->key,
-                         e->value);
-                return -EINVAL;
-            }
-            int rc = fle_quorum_set_weight(&qp->verifier, sid, w, err, errlen);
-            if (rc < 0)
-                return rc;
+        char why[256];
+        int rc = fle_quorum_set_entry(&qp->verifier, e->key, e->value, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s:%d: %s", e->file, e->line, why);
+            return rc;
         }
     }
     return fle_quorum_finish(&qp->verifier, err, errlen);

@@ -83,11 +83,7 @@ static int reconfig_parse(struct server *srv, const char *text, size_t len, char
             }
         } else if (strncmp(key, "server.", 7) == 0) {
             rc = reconfig_add_spec(srv, q, key, value, err, errlen);
-        } else if (strncmp(key, "group.", 6) == 0) {
-            rc = fle_quorum_set_group(q, strtoll(key + 6, NULL, 10), value, err, errlen);
-        } else if (strncmp(key, "weight.", 7) == 0) {
-            rc = fle_quorum_set_weight(q, strtoll(key + 7, NULL, 10), strtoll(value, NULL, 10), err, errlen);
-        } else {
+        } else if ((rc = fle_quorum_set_entry(q, key, value, err, errlen)) == 1) {
             snprintf(err, errlen, "'%s' is not a server, group, weight or version line", key);
             rc = -EINVAL;
         }

@@ -661,26 +661,8 @@ static int fle_read_quorum_into(struct fle *st, struct fle_quorum *q, char *err,
         return -EINVAL;
     }
     const char *key, *value;
-    for (size_t i = 0; h->config_entry(h, "group.", i, &key, &value) == 0; i++) {
-        char *end;
-        long long gid = strtoll(key + 6, &end, 10);
-        if (*end != '\0' || gid <= 0) {
-            snprintf(err, errlen, "%s: group id is not a positive integer", key);
-            return -EINVAL;
-        }
-        int rc = fle_quorum_set_group(q, gid, value, err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    for (size_t i = 0; h->config_entry(h, "weight.", i, &key, &value) == 0; i++) {
-        char *end, *vend;
-        long long sid = strtoll(key + 7, &end, 10);
-        long long w = strtoll(value, &vend, 10);
-        if (*end != '\0' || *vend != '\0' || vend == value) {
-            snprintf(err, errlen, "%s=%s: not a server id and a weight", key, value);
-            return -EINVAL;
-        }
-        int rc = fle_quorum_set_weight(q, sid, w, err, errlen);
+    for (size_t i = 0; h->config_entry(h, "", i, &key, &value) == 0; i++) {
+        int rc = fle_quorum_set_entry(q, key, value, err, errlen);
         if (rc < 0)
             return rc;
     }

@@ -19,6 +19,31 @@
 
 void fle_quorum_init(struct fle_quorum *q) { memset(q, 0, sizeof *q); }
 
+int fle_quorum_set_entry(struct fle_quorum *q, const char *key, const char *value, char *err,
+                         size_t errlen)
+{
+    char *end;
+    if (strncmp(key, "group.", 6) == 0) {
+        long long gid = strtoll(key + 6, &end, 10);
+        if (*end != '\0' || gid <= 0) {
+            snprintf(err, errlen, "%s: group id is not a positive integer", key);
+            return -EINVAL;
+        }
+        return fle_quorum_set_group(q, gid, value, err, errlen);
+    }
+    if (strncmp(key, "weight.", 7) == 0) {
+        char *vend;
+        long long sid = strtoll(key + 7, &end, 10);
+        long long w = strtoll(value, &vend, 10);
+        if (*end != '\0' || *vend != '\0' || vend == value) {
+            snprintf(err, errlen, "%s=%s: not a server id and a weight", key, value);
+            return -EINVAL;
+        }
+        return fle_quorum_set_weight(q, sid, w, err, errlen);
+    }
+    return 1;
+}
+
 void fle_quorum_fini(struct fle_quorum *q)
 {
     for (size_t i = 0; i < q->nmembers; i++) {

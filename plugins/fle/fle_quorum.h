@@ -69,6 +69,11 @@ int fle_quorum_set_group(struct fle_quorum *q, int64_t gid, const char *value, c
 /* weight.sid = w. 0, or -EINVAL with err (unknown server, negative weight). */
 int fle_quorum_set_weight(struct fle_quorum *q, int64_t sid, int64_t weight, char *err,
                           size_t errlen);
+/* A group.N or weight.N line as zoo.cfg writes it: 0 applied, 1 when key is
+ * neither, -EINVAL with err naming the key (a bad id or weight, or what
+ * fle_quorum_set_group / _set_weight refuse). */
+int fle_quorum_set_entry(struct fle_quorum *q, const char *key, const char *value, char *err,
+                         size_t errlen);
 /* Sorts members, counts voters, checks that every participant of a
  * hierarchical config is in a group, computes the group weights. */
 int fle_quorum_finish(struct fle_quorum *q, char *err, size_t errlen);

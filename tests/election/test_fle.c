@@ -368,6 +368,28 @@ static void test_hierarchical_config_errors(void **state)
     fle_quorum_fini(&q);
 }
 
+/* zoo.cfg's group.N / weight.N lines, as the core, fle and reconfig read them. */
+static void test_group_and_weight_lines(void **state)
+{
+    struct fle_quorum q;
+    char err[128];
+    fle_quorum_init(&q);
+    for (int id = 1; id <= 3; id++)
+        assert_int_equal(fle_quorum_add_server(&q, id, "h", 1, 2, false, NULL, 0), 0);
+    assert_int_equal(fle_quorum_set_entry(&q, "tickTime", "2000", err, sizeof err), 1);
+    assert_int_equal(fle_quorum_set_entry(&q, "group.1", "1:2:3", err, sizeof err), 0);
+    assert_int_equal(fle_quorum_set_entry(&q, "weight.2", "0", err, sizeof err), 0);
+    assert_int_equal(fle_quorum_set_entry(&q, "group.x", "1", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "group.x: group id is not a positive integer");
+    assert_int_equal(fle_quorum_set_entry(&q, "weight.3", "heavy", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "weight.3=heavy: not a server id and a weight");
+    assert_int_equal(fle_quorum_finish(&q, err, sizeof err), 0);
+    assert_true(q.hierarchical);
+    assert_int_equal(fle_quorum_weight(&q, 2), 0);
+    assert_int_equal(fle_quorum_weight(&q, 3), 1);
+    fle_quorum_fini(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_majority_quorum_counts_participants_only),
         cmocka_unit_test(test_hierarchical_quorum_needs_a_majority_of_groups),
         cmocka_unit_test(test_hierarchical_config_errors),
+        cmocka_unit_test(test_group_and_weight_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
