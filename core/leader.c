@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "epoch.h"
+#include "fifo.h"
 #include "log.h"
 #include "proto.h"
 #include "quorum.h"
@@ -93,8 +94,7 @@ struct leader {
     int64_t max_accepted;
     int64_t *connecting, *epoch_ackers, *newleader_ackers;
     size_t nconnecting, nepoch_ackers, nnewleader_ackers;
-    struct proposal *outstanding; /* ring */
-    size_t out_head, out_len, out_cap;
+    struct fifo outstanding; /* struct proposal, oldest first */
     struct pending_sync *syncs;
     size_t nsyncs, syncs_cap;
     uint64_t ping_timer;
@@ -748,38 +748,24 @@ void leader_txn_logged(struct leader *ldr, int64_t zxid, const uint8_t *txn, siz
 {
     if (ldr->phase != LEADER_BROADCAST)
         return;
-    if (ldr->out_len == ldr->out_cap) {
-        size_t cap = ldr->out_cap ? ldr->out_cap * 2 : 256;
-        struct proposal *ring = malloc(cap * sizeof *ring);
-        if (ring == NULL) {
-            quorum_role_ended(ldr->qp, "out of memory for proposals");
-            return;
-        }
-        for (size_t i = 0; i < ldr->out_len; i++)
-            ring[i] = ldr->outstanding[(ldr->out_head + i) % ldr->out_cap];
-        free(ldr->outstanding);
-        ldr->outstanding = ring;
-        ldr->out_cap = cap;
-        ldr->out_head = 0;
-    }
     uint8_t *copy = malloc(len ? len : 1);
-    if (copy == NULL) {
+    const uint8_t *text;
+    size_t tlen;
+    bool reconfig = reconfig_txn_text(txn, len, &text, &tlen);
+    struct proposal p = {zxid, copy, len, reconfig};
+    if (copy == NULL || fifo_push(&ldr->outstanding, &p) < 0) {
+        free(copy);
         quorum_role_ended(ldr->qp, "out of memory for proposals");
         return;
     }
     memcpy(copy, txn, len);
-    const uint8_t *text;
-    size_t tlen;
-    bool reconfig = reconfig_txn_text(txn, len, &text, &tlen);
     if (reconfig)
         reconfig_seen(ldr->srv, text, tlen);
-    ldr->outstanding[(ldr->out_head + ldr->out_len) % ldr->out_cap] = (struct proposal){zxid, copy, len, reconfig};
     ldr->proposal_last = (int64_t)len;
     if (ldr->proposal_min < 0 || (int64_t)len < ldr->proposal_min)
         ldr->proposal_min = (int64_t)len;
     if ((int64_t)len > ldr->proposal_max)
         ldr->proposal_max = (int64_t)len;
-    ldr->out_len++;
     jute_writer *w = &ldr->out;
     w->len = 0;
     w->oom = false;
@@ -839,8 +825,8 @@ static void leader_try_commit(struct leader *ldr)
     int64_t sids[64];
     int64_t committed = -1;
     bool handed_over = false;
-    while (ldr->out_len > 0 && ldr->allowed_to_commit) {
-        struct proposal *p = &ldr->outstanding[ldr->out_head];
+    struct proposal *p;
+    while ((p = fifo_front(&ldr->outstanding)) != NULL && ldr->allowed_to_commit) {
         size_t n = 0;
         if (srv->durable_zxid >= p->zxid)
             sids[n++] = ldr->qp->myid;
@@ -883,8 +869,7 @@ static void leader_try_commit(struct leader *ldr)
         committed = p->zxid;
         bool reconfig = p->reconfig;
         free(p->data);
-        ldr->out_head = (ldr->out_head + 1) % ldr->out_cap;
-        ldr->out_len--;
+        fifo_pop(&ldr->outstanding);
         if (reconfig) {
             server_committed(srv, committed);
             /* The followers close their connection when the leader changes,
@@ -974,6 +959,7 @@ int leader_start(struct quorum_peer *qp, char *err, size_t errlen)
     ldr->phase = LEADER_DISCOVERY;
     ldr->started_ms = loop_now_ms();
     ldr->max_accepted = qp->accepted_epoch;
+    fifo_init(&ldr->outstanding, sizeof(struct proposal));
     ldr->allowed_to_commit = true;
     ldr->proposal_last = ldr->proposal_min = ldr->proposal_max = -1;
     jute_writer_init(&ldr->out, 4096);
@@ -1021,9 +1007,9 @@ void leader_stop(struct quorum_peer *qp)
         lh = next;
     }
     ldr->handlers = NULL;
-    for (size_t i = 0; i < ldr->out_len; i++)
-        free(ldr->outstanding[(ldr->out_head + i) % ldr->out_cap].data);
-    free(ldr->outstanding);
+    for (size_t i = 0; i < ldr->outstanding.len; i++)
+        free(((struct proposal *)fifo_at(&ldr->outstanding, i))->data);
+    fifo_free(&ldr->outstanding);
     free(ldr->syncs);
     free(ldr->connecting);
     free(ldr->epoch_ackers);
@@ -1059,7 +1045,7 @@ void leader_get_status(const struct leader *ldr, struct quorum_status *out)
             out->synced_non_voting++;
     }
     out->pending_syncs = ldr->nsyncs;
-    out->outstanding = ldr->out_len;
+    out->outstanding = ldr->outstanding.len;
     out->proposal_last = ldr->proposal_last;
     out->proposal_min = ldr->proposal_min;
     out->proposal_max = ldr->proposal_max;

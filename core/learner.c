@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "epoch.h"
+#include "fifo.h"
 #include "log.h"
 #include "proto.h"
 #include "quorum.h"
@@ -101,10 +102,9 @@ struct learner {
     int64_t sync_committed; /* what the leader's DIFF/TRUNC/SNAP says is committed */
     jute_writer snapbuf;
     struct zab_snap_scan scan;
-    struct learner_ack *acks;
-    size_t acks_head, nacks, acks_cap;
-    struct conn **syncs; /* clients waiting for SYNC, in order (NULL: gone) */
-    size_t syncs_head, nsyncs, syncs_cap;
+    struct fifo acks;  /* struct learner_ack, in zxid order */
+    struct fifo syncs; /* struct conn *: clients waiting for SYNC, in order (NULL: gone) */
+
     struct learner_connecting *connecting;
     jute_writer out, scratch;
 };
@@ -142,37 +142,20 @@ static void learner_packet(struct learner *l, int32_t type, int64_t zxid, const 
 /* ACKs leave once what they acknowledge is durable here. */
 static void learner_queue_ack(struct learner *l, int64_t durable, int64_t zxid)
 {
-    if (l->nacks == 0 && durable <= l->srv->durable_zxid) {
+    if (l->acks.len == 0 && durable <= l->srv->durable_zxid) {
         learner_packet(l, ZAB_ACK, zxid, NULL, -1, NULL);
         return;
     }
-    if (l->nacks == l->acks_cap) {
-        size_t cap = l->acks_cap ? l->acks_cap * 2 : 256;
-        struct learner_ack *a = malloc(cap * sizeof *a);
-        if (a == NULL) {
-            learner_fail(l, "out of memory");
-            return;
-        }
-        for (size_t i = 0; i < l->nacks; i++)
-            a[i] = l->acks[(l->acks_head + i) % l->acks_cap];
-        free(l->acks);
-        l->acks = a;
-        l->acks_cap = cap;
-        l->acks_head = 0;
-    }
-    l->acks[(l->acks_head + l->nacks) % l->acks_cap] = (struct learner_ack){durable, zxid};
-    l->nacks++;
+    if (fifo_push(&l->acks, &(struct learner_ack){durable, zxid}) < 0)
+        learner_fail(l, "out of memory");
 }
 
 void learner_durable(struct learner *l)
 {
-    while (l->nacks > 0) {
-        struct learner_ack *a = &l->acks[l->acks_head];
-        if (a->durable > l->srv->durable_zxid)
-            break;
+    struct learner_ack *a;
+    while ((a = fifo_front(&l->acks)) != NULL && a->durable <= l->srv->durable_zxid) {
         learner_packet(l, ZAB_ACK, a->zxid, NULL, -1, NULL);
-        l->acks_head = (l->acks_head + 1) % l->acks_cap;
-        l->nacks--;
+        fifo_pop(&l->acks);
     }
 }
 
@@ -211,22 +194,8 @@ static bool learner_is_forwarded(int32_t type)
 
 static void learner_push_sync(struct learner *l, struct conn *c)
 {
-    if (l->nsyncs == l->syncs_cap) {
-        size_t cap = l->syncs_cap ? l->syncs_cap * 2 : 16;
-        struct conn **a = malloc(cap * sizeof *a);
-        if (a == NULL) {
-            learner_fail(l, "out of memory");
-            return;
-        }
-        for (size_t i = 0; i < l->nsyncs; i++)
-            a[i] = l->syncs[(l->syncs_head + i) % l->syncs_cap];
-        free(l->syncs);
-        l->syncs = a;
-        l->syncs_cap = cap;
-        l->syncs_head = 0;
-    }
-    l->syncs[(l->syncs_head + l->nsyncs) % l->syncs_cap] = c;
-    l->nsyncs++;
+    if (fifo_push(&l->syncs, &c) < 0)
+        learner_fail(l, "out of memory");
 }
 
 /* Forward one client request (header xid/type already read). */
@@ -330,9 +299,11 @@ void learner_conn_closed(struct learner *l, struct conn *c)
     for (struct learner_connecting *p = l->connecting; p; p = p->next)
         if (p->conn == c)
             p->conn = NULL;
-    for (size_t i = 0; i < l->nsyncs; i++)
-        if (l->syncs[(l->syncs_head + i) % l->syncs_cap] == c)
-            l->syncs[(l->syncs_head + i) % l->syncs_cap] = NULL;
+    for (size_t i = 0; i < l->syncs.len; i++) {
+        struct conn **waiting = fifo_at(&l->syncs, i);
+        if (*waiting == c)
+            *waiting = NULL;
+    }
     learner_conn_free(c);
 }
 
@@ -413,28 +384,19 @@ static void learner_revalidated(struct learner *l, const struct zab_packet *p)
 
 /* Log and apply a txn from the leader, and answer the client of this
  * server that asked for it. */
-static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data);
-
-static int learner_apply(struct learner *l, const struct zab_packet *p)
+static int learner_apply(struct learner *l, int64_t zxid, jute_span data)
 {
-    return learner_apply_data(l, p->zxid, p->data);
-}
-
-static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
-{
-    struct zab_packet pk = {.zxid = zxid, .data = data};
-    const struct zab_packet *p = &pk;
     struct server *srv = l->srv;
-    if (p->data.len <= 0) {
+    if (data.len <= 0) {
         learner_fail(l, "empty txn from the leader");
         return -EBADMSG;
     }
-    if (p->zxid <= srv->last_zxid) {
+    if (zxid <= srv->last_zxid) {
         /* Already here (a DIFF overlapping what this server logged). */
         return 0;
     }
     jute_reader r;
-    jute_reader_init(&r, p->data.ptr, (size_t)p->data.len, 0);
+    jute_reader_init(&r, data.ptr, (size_t)data.len, 0);
     struct proto_txn_header hdr;
     if (proto_read_txn_header(&r, &hdr) < 0) {
         learner_fail(l, "malformed txn from the leader");
@@ -446,7 +408,7 @@ static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
     struct conn *c = s ? s->conn : NULL;
     struct txn_result res = {0};
     int32_t result = ZK_OK;
-    int rc = server_apply_logged(srv, p->zxid, p->data.ptr, (size_t)p->data.len, &result, &res);
+    int rc = server_apply_logged(srv, zxid, data.ptr, (size_t)data.len, &result, &res);
     if (rc < 0) {
         txn_result_free(&res);
         if (rc == -EBADMSG)
@@ -456,7 +418,7 @@ static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
     if (hdr.type == ZK_OP_RECONFIG) {
         const uint8_t *text;
         size_t tlen;
-        if (reconfig_txn_text(p->data.ptr, (size_t)p->data.len, &text, &tlen))
+        if (reconfig_txn_text(data.ptr, (size_t)data.len, &text, &tlen))
             reconfig_seen(srv, text, tlen);
     }
     if (hdr.type == ZK_OP_CREATESESSION) {
@@ -468,7 +430,7 @@ static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
                          (uint64_t)ns->id, ns->timeout, pc->conn->ip, pc->conn->port);
                 if (srv->hooks && srv->hooks->session_event)
                     srv->hooks->session_event(srv->hooks_ctx, ns->id, HOOKS_SESSION_CREATED);
-                learner_attach_session(l, pc->conn, ns, p->zxid);
+                learner_attach_session(l, pc->conn, ns, zxid);
             }
             free(pc);
         }
@@ -483,10 +445,10 @@ static int learner_apply_data(struct learner *l, int64_t zxid, jute_span data)
             lc->fwd_tail = NULL;
         if (f->type == ZK_OP_CLOSESESSION) {
             c->session = NULL;
-            server_reply_begin(srv, f->xid, p->zxid, ZK_OK);
-            server_reply_end(srv, c, p->zxid, true);
+            server_reply_begin(srv, f->xid, zxid, ZK_OK);
+            server_reply_end(srv, c, zxid, true);
         } else {
-            request_reply_committed(srv, c, f->xid, f->type, f->body, f->len, p->zxid, result, &res);
+            request_reply_committed(srv, c, f->xid, f->type, f->body, f->len, zxid, result, &res);
         }
         free(f);
         learner_drain(l, c);
@@ -499,11 +461,11 @@ static void learner_synced(struct learner *l)
 {
     struct server *srv = l->srv;
     /* SYNC answers the oldest client sync: everything before it is here. */
-    if (l->nsyncs == 0)
+    struct conn **front = fifo_front(&l->syncs);
+    if (front == NULL)
         return;
-    struct conn *c = l->syncs[l->syncs_head];
-    l->syncs_head = (l->syncs_head + 1) % l->syncs_cap;
-    l->nsyncs--;
+    struct conn *c = *front;
+    fifo_pop(&l->syncs);
     if (c == NULL || c->lc == NULL)
         return;
     struct learner_conn *lc = c->lc;
@@ -677,7 +639,7 @@ static void learner_dispatch(struct learner *l, const struct zab_packet *p)
             learner_fail(l, "PROPOSAL sent to an observer");
             return;
         }
-        if (learner_apply(l, p) == 0 && l->state != L_SYNCING && !l->qp->observer)
+        if (learner_apply(l, p->zxid, p->data) == 0 && l->state != L_SYNCING && !l->qp->observer)
             learner_queue_ack(l, p->zxid, p->zxid);
         break;
     case ZAB_COMMIT:
@@ -685,7 +647,7 @@ static void learner_dispatch(struct learner *l, const struct zab_packet *p)
             server_committed(srv, p->zxid);
         break;
     case ZAB_INFORM:
-        if (learner_apply(l, p) == 0)
+        if (learner_apply(l, p->zxid, p->data) == 0)
             server_committed(srv, p->zxid);
         break;
     case ZAB_COMMITANDACTIVATE:
@@ -696,7 +658,7 @@ static void learner_dispatch(struct learner *l, const struct zab_packet *p)
         }
         int64_t designated = (int64_t)(((uint64_t)jute_get_u32(p->data.ptr) << 32) | jute_get_u32(p->data.ptr + 4));
         if (p->type == ZAB_INFORMANDACTIVATE &&
-            learner_apply_data(l, p->zxid, (jute_span){p->data.ptr + 8, p->data.len - 8}) != 0)
+            learner_apply(l, p->zxid, (jute_span){p->data.ptr + 8, p->data.len - 8}) != 0)
             return;
         if (p->zxid <= srv->last_zxid)
             server_committed(srv, p->zxid);
@@ -903,6 +865,8 @@ int learner_start(struct quorum_peer *qp, int64_t leader_id, char *err, size_t e
     l->leader_id = leader_id;
     l->leader = m;
     l->started_ms = l->last_heard_ms = loop_now_ms();
+    fifo_init(&l->acks, sizeof(struct learner_ack));
+    fifo_init(&l->syncs, sizeof(struct conn *));
     jute_writer_init(&l->out, 4096);
     jute_writer_init(&l->scratch, 4096);
     jute_writer_init(&l->snapbuf, 0);
@@ -932,8 +896,8 @@ void learner_stop(struct quorum_peer *qp)
         l->connecting = p->next;
         free(p);
     }
-    free(l->acks);
-    free(l->syncs);
+    fifo_free(&l->acks);
+    fifo_free(&l->syncs);
     jute_writer_free(&l->out);
     jute_writer_free(&l->scratch);
     jute_writer_free(&l->snapbuf);
